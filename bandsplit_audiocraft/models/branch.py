@@ -1,0 +1,139 @@
+"""One branch of a band-split codec: a SEANet encoder, a residual vector quantizer and a SEANet decoder
+working at the branch's own sample rate.
+
+A branch is an EnCodec autoencoder without the `CompressionModel` API around it: it codes whatever signal
+it is given (the residual left by the lower branches) and knows its sample rate and hop length, from
+which the shared frame rate follows.
+"""
+
+from fractions import Fraction
+import math
+import typing as tp
+
+from audiocraft import quantization as qt
+from audiocraft.modules import SEANetDecoder, SEANetEncoder
+import torch
+from torch import nn
+
+
+class CodecBranch(nn.Module):
+    """SEANet + RVQ autoencoder at one sample rate.
+
+    Args:
+        encoder (SEANetEncoder): Encoder, `[B, C, T] -> [B, D, T / hop]`.
+        decoder (SEANetDecoder): Decoder, `[B, D, F] -> [B, C, F * hop]`.
+        quantizer (ResidualVectorQuantizer): Quantizer of dimension `D`.
+        sample_rate (int): Sample rate the branch works at.
+        name (str): Human readable name used in logs and errors (e.g. "low").
+    """
+
+    def __init__(self, encoder: SEANetEncoder, decoder: SEANetDecoder, quantizer: qt.ResidualVectorQuantizer,
+                 sample_rate: int, name: str = ''):
+        super().__init__()
+        if encoder.hop_length != decoder.hop_length:
+            raise ValueError(f"Branch {name!r}: encoder hop {encoder.hop_length} differs from decoder hop "
+                             f"{decoder.hop_length}.")
+        if quantizer.dimension != encoder.dimension:
+            raise ValueError(f"Branch {name!r}: quantizer dimension {quantizer.dimension} differs from encoder "
+                             f"dimension {encoder.dimension}.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.quantizer = quantizer
+        self.sample_rate = int(sample_rate)
+        self.name = name or f"{self.sample_rate}hz"
+        self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
+
+    @property
+    def hop_length(self) -> int:
+        return int(self.encoder.hop_length)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        """Frames per second, exact."""
+        return Fraction(self.sample_rate, self.hop_length)
+
+    @property
+    def channels(self) -> int:
+        return int(self.encoder.channels)
+
+    @property
+    def cardinality(self) -> int:
+        return int(self.quantizer.bins)
+
+    @property
+    def total_codebooks(self) -> int:
+        return int(self.quantizer.total_codebooks)
+
+    @property
+    def num_codebooks(self) -> int:
+        return int(self.quantizer.num_codebooks) if self.active else 0
+
+    def set_num_codebooks(self, n: int) -> None:
+        if not 0 <= n <= self.total_codebooks:
+            raise ValueError(f"Branch {self.name!r} has {self.total_codebooks} codebooks, cannot use {n}.")
+        self.active = n > 0
+        if n > 0:
+            self.quantizer.set_num_codebooks(n)
+
+    @property
+    def bandwidth(self) -> float:
+        """Bitrate of the active codebooks in kbps."""
+        return self.num_codebooks * float(self.frame_rate) * math.log2(self.cardinality) / 1000
+
+    def forward(self, x: torch.Tensor) -> qt.QuantizedResult:
+        """Code `x` (`[B, C, F * hop]`); the result's `x` is the decoded signal of the same shape."""
+        if not self.active:
+            frames = x.shape[-1] // self.hop_length
+            zero = x.new_zeros(())
+            return qt.QuantizedResult(torch.zeros_like(x), x.new_zeros(x.shape[0], 0, frames, dtype=torch.long),
+                                      zero, penalty=zero)
+        q_res = self.quantizer(self.encoder(x), float(self.frame_rate))  # type: ignore[arg-type]
+        q_res.x = self.decoder(q_res.x)
+        return q_res
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes of `x`, `[B, K, F]` with `K = num_codebooks`."""
+        if not self.active:
+            return x.new_zeros(x.shape[0], 0, x.shape[-1] // self.hop_length, dtype=torch.long)
+        return self.quantizer.encode(self.encoder(x))
+
+    def decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
+        """Quantized latent `[B, D, F]` from codes `[B, K, F]` (K may be 0: the latent is then zero)."""
+        if codes.shape[1] == 0:
+            return torch.zeros(codes.shape[0], self.quantizer.dimension, codes.shape[-1],
+                               device=codes.device, dtype=self._dtype())
+        return self.quantizer.decode(codes)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Decoded signal `[B, C, F * hop]` from codes `[B, K, F]`; zero when `K == 0`."""
+        if codes.shape[1] == 0:
+            return torch.zeros(codes.shape[0], self.channels, codes.shape[-1] * self.hop_length,
+                               device=codes.device, dtype=self._dtype())
+        return self.decoder(self.decode_latent(codes))
+
+    def _dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, sample_rate={self.sample_rate}, hop_length={self.hop_length}"
+
+    @staticmethod
+    def build(sample_rate: int, seanet: tp.Dict[str, tp.Any], rvq: tp.Dict[str, tp.Any],
+              channels: int = 1, name: str = '') -> 'CodecBranch':
+        """Build a branch from audiocraft-style `seanet` and `rvq` keyword dictionaries.
+
+        `seanet` may hold `encoder` and `decoder` sub-dictionaries overriding the shared keys, exactly as
+        audiocraft's `seanet` config block; `rvq` is passed to `ResidualVectorQuantizer` with the encoder's
+        dimension.
+        """
+        seanet = dict(seanet)
+        encoder_kwargs = {**seanet, **dict(seanet.pop('encoder', None) or {})}
+        decoder_kwargs = {**seanet, **dict(seanet.pop('decoder', None) or {})}
+        for kwargs in (encoder_kwargs, decoder_kwargs):
+            kwargs.pop('encoder', None)
+            kwargs.pop('decoder', None)
+            kwargs['channels'] = channels
+        encoder = SEANetEncoder(**encoder_kwargs)
+        decoder = SEANetDecoder(**decoder_kwargs)
+        quantizer = qt.ResidualVectorQuantizer(**{**dict(rvq), 'dimension': encoder.dimension})
+        return CodecBranch(encoder, decoder, quantizer, sample_rate=sample_rate, name=name)

@@ -1,0 +1,74 @@
+"""Build band-split models from audiocraft-style configs.
+
+A config with `compression_model: bandsplit` holds shared `seanet` and `rvq` blocks (the same keys as
+audiocraft's EnCodec configs) and a `bandsplit` block naming the branches, each with its sample rate and
+its own overrides of `seanet` / `rvq`::
+
+    compression_model: bandsplit
+    bandsplit:
+      channels: 1
+      branches:
+        low: {sample_rate: 16000, seanet: {ratios: [8, 5, 4, 2]}, rvq: {n_q: 4}}
+        high: {sample_rate: 32000, seanet: {ratios: [8, 5, 4, 4]}, rvq: {n_q: 4}}
+    seanet: {...}
+    rvq: {...}
+
+Branches are ordered by sample rate, whatever their order in the config.
+"""
+
+import typing as tp
+
+from omegaconf import DictConfig, OmegaConf
+
+from .bandsplit import BandSplitCompressionModel
+from .branch import CodecBranch
+
+
+def _as_dict(cfg: tp.Any) -> tp.Dict[str, tp.Any]:
+    if cfg is None:
+        return {}
+    if isinstance(cfg, DictConfig):
+        return tp.cast(tp.Dict[str, tp.Any], OmegaConf.to_container(cfg, resolve=True))
+    return dict(cfg)
+
+
+def _merge(base: tp.Dict[str, tp.Any], override: tp.Dict[str, tp.Any]) -> tp.Dict[str, tp.Any]:
+    """Recursive dictionary merge, `override` winning."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
+    """Instantiate a `BandSplitCompressionModel` from a config (DictConfig or nested dict) as above."""
+    cfg = _as_dict(cfg)
+    if 'bandsplit' not in cfg:
+        raise KeyError("The config has no `bandsplit` block describing the branches.")
+    spec = cfg['bandsplit']
+    branches_cfg = spec.get('branches') or {}
+    if not any(b is not None for b in branches_cfg.values()):
+        raise ValueError("`bandsplit.branches` is empty: declare at least one branch with its sample_rate.")
+    channels = int(spec.get('channels', cfg.get('channels', 1)))
+    shared_seanet = _as_dict(cfg.get('seanet'))
+    shared_rvq = _as_dict(cfg.get('rvq'))
+    branches = []
+    for name, branch_cfg in branches_cfg.items():
+        if branch_cfg is None:  # a branch removed by a config override (`branches.low: null`)
+            continue
+        branch_cfg = dict(branch_cfg)
+        if 'sample_rate' not in branch_cfg:
+            raise ValueError(f"Branch {name!r} has no sample_rate.")
+        seanet = _merge(shared_seanet, _as_dict(branch_cfg.get('seanet')))
+        rvq = _merge(shared_rvq, _as_dict(branch_cfg.get('rvq')))
+        branches.append(CodecBranch.build(int(branch_cfg['sample_rate']), seanet, rvq, channels=channels,
+                                          name=str(name)))
+    branches.sort(key=lambda b: b.sample_rate)
+    model = BandSplitCompressionModel(branches)
+    if 'sample_rate' in cfg and cfg['sample_rate'] is not None and int(cfg['sample_rate']) != model.sample_rate:
+        raise ValueError(f"Config sample_rate is {cfg['sample_rate']} Hz but the top branch works at "
+                         f"{model.sample_rate} Hz: they must match.")
+    return model

@@ -1,0 +1,60 @@
+"""Registration of the plugin's models and solvers with audiocraft.
+
+audiocraft builds compression models and solvers from fixed tables
+(`audiocraft.models.builders.get_compression_model`, `audiocraft.solvers.get_solver`). `register()` wraps
+those functions so that `compression_model: bandsplit` and `solver: bandsplit_codec` resolve to this
+package, while every name audiocraft knows keeps its original meaning. Every audiocraft loader
+(`CompressionModel.get_pretrained`, `loaders.load_compression_model`, the LM solvers) looks the builder up at
+call time, so after `register()` they all load band-split checkpoints.
+
+`import bandsplit_audiocraft` calls `register()`; calling it again does nothing.
+"""
+
+import functools
+import importlib
+import typing as tp
+
+import audiocraft.models.builders
+import audiocraft.solvers
+import audiocraft.solvers.builders
+
+# compression_model name -> "module:function" building the model from the full config.
+COMPRESSION_MODELS: tp.Dict[str, str] = {
+    'bandsplit': 'bandsplit_audiocraft.models.builders:get_bandsplit_model',
+}
+# solver name -> "module:class".
+SOLVERS: tp.Dict[str, str] = {
+    'bandsplit_codec': 'bandsplit_audiocraft.solvers.bandsplit_codec:BandSplitCompressionSolver',
+}
+
+
+def _resolve(target: str) -> tp.Any:
+    module, _, attr = target.partition(':')
+    return getattr(importlib.import_module(module), attr)
+
+
+def get_compression_model(cfg: tp.Any, _original: tp.Callable = audiocraft.models.builders.get_compression_model):
+    """audiocraft's `get_compression_model`, extended with this package's model types."""
+    name = cfg.compression_model
+    if name in COMPRESSION_MODELS:
+        return _resolve(COMPRESSION_MODELS[name])(cfg).to(cfg.get('device', 'cpu'))
+    return _original(cfg)
+
+
+def get_solver(cfg: tp.Any, _original: tp.Callable = audiocraft.solvers.builders.get_solver):
+    """audiocraft's `get_solver`, extended with this package's solvers."""
+    if cfg.solver in SOLVERS:
+        return _resolve(SOLVERS[cfg.solver])(cfg)
+    return _original(cfg)
+
+
+@functools.cache
+def register() -> None:
+    """Make audiocraft's builders know `compression_model: bandsplit` and `solver: bandsplit_codec`."""
+    audiocraft.models.builders.get_compression_model = get_compression_model
+    audiocraft.solvers.builders.get_solver = get_solver
+    audiocraft.solvers.get_solver = get_solver
+
+
+def is_registered() -> bool:
+    return audiocraft.models.builders.get_compression_model is get_compression_model
