@@ -31,7 +31,8 @@ class BandSplitResult(qt.QuantizedResult):
 
     Attributes:
         branch_outputs: `d_k`, what branch `k` decoded (its share of the output).
-        branch_recons: `y_k = U(y_{k-1}) + d_k`, the reconstruction at rate `R_k`; `branch_recons[-1] is x`.
+        branch_recons: `y_k = U(y_{k-1}) + d_k`, the reconstruction at rate `R_k` (the last one is `x` when
+            every branch runs).
         branch_targets: `D_k(input)`, the input resampled to `R_k`, the reference for `branch_recons[k]`.
         branch_penalties: commitment penalty of each branch's quantizer.
         branch_bandwidths: bitrate of each branch in kbps.
@@ -197,11 +198,20 @@ class BandSplitCompressionModel(CompressionModel):
             return None
         return bands.resample(recons[-1], self.branch_rates[k - 1], self.branch_rates[k], length=length)
 
-    def forward(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None) -> BandSplitResult:
-        """Code and decode `x` (`[B, C, T]` at `sample_rate`); see `BandSplitResult`."""
+    def forward(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None,
+                num_branches: tp.Optional[int] = None) -> BandSplitResult:
+        """Code and decode `x` (`[B, C, T]` at `sample_rate`); see `BandSplitResult`.
+
+        With `num_branches = n`, only the `n` lowest branches run (e.g. while training the low branch
+        alone); the result's lists then have `n` entries and `x` is `y_n` upsampled to the top rate.
+        """
         x = self.check_audio(x, sample_rate)
         length = x.shape[-1]
+        n = len(self.branches) if num_branches is None else int(num_branches)
+        if not 1 <= n <= len(self.branches):
+            raise ValueError(f"num_branches must be between 1 and {len(self.branches)}, got {num_branches}.")
         _, targets = self._targets(x)
+        targets = targets[:n]
         outputs: tp.List[torch.Tensor] = []
         recons: tp.List[torch.Tensor] = []
         results: tp.List[qt.QuantizedResult] = []
@@ -212,23 +222,27 @@ class BandSplitCompressionModel(CompressionModel):
             recons.append(q_res.x if lower is None else lower + q_res.x)
             results.append(q_res)
 
-        lengths = [bands.branch_length(length, self.sample_rate, sr) for sr in self.branch_rates]
-        outputs = [y[..., :n] for y, n in zip(outputs, lengths)]
-        recons = [y[..., :n] for y, n in zip(recons, lengths)]
-        targets = [y[..., :n] for y, n in zip(targets, lengths)]
+        rates = self.branch_rates[:n]
+        lengths = [bands.branch_length(length, self.sample_rate, sr) for sr in rates]
+        full = recons[-1]
+        if n < len(self.branches):
+            full = bands.resample(full, rates[-1], self.sample_rate, length=length)
+        outputs = [y[..., :t] for y, t in zip(outputs, lengths)]
+        recons = [y[..., :t] for y, t in zip(recons, lengths)]
+        targets = [y[..., :t] for y, t in zip(targets, lengths)]
         penalties = [r.penalty if r.penalty is not None else x.new_zeros(()) for r in results]
         bandwidths = [torch.as_tensor(r.bandwidth, dtype=x.dtype, device=x.device) for r in results]
         metrics: tp.Dict[str, tp.Any] = {}
         for branch, r in zip(self.branches, results):
             metrics.update({f'{name}_{branch.name}': value for name, value in r.metrics.items()})
         return BandSplitResult(
-            x=recons[-1],
+            x=full[..., :length],
             codes=torch.cat([r.codes for r in results], dim=1),
             bandwidth=torch.stack(bandwidths).sum(),
             penalty=torch.stack(penalties).sum(),
             metrics=metrics,
             branch_outputs=outputs, branch_recons=recons, branch_targets=targets,
-            branch_penalties=penalties, branch_bandwidths=bandwidths, branch_rates=self.branch_rates)
+            branch_penalties=penalties, branch_bandwidths=bandwidths, branch_rates=rates)
 
     def encode(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None
                ) -> tp.Tuple[torch.Tensor, tp.Optional[torch.Tensor]]:

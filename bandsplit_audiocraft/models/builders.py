@@ -72,3 +72,11 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
         raise ValueError(f"Config sample_rate is {cfg['sample_rate']} Hz but the top branch works at "
                          f"{model.sample_rate} Hz: they must match.")
     return model
+
+
+def branch_layout(cfg: tp.Any) -> tp.List[tp.Tuple[str, int]]:
+    """`(name, sample_rate)` of every branch a config declares, lowest rate first (no model is built)."""
+    spec = _as_dict(cfg).get('bandsplit') or {}
+    layout = [(str(name), int(b['sample_rate'])) for name, b in (spec.get('branches') or {}).items()
+              if b is not None]
+    return sorted(layout, key=lambda item: item[1])

@@ -1,0 +1,288 @@
+"""`BandSplitCompressionSolver`: audiocraft's compression solver taught to train one branch at a time.
+
+It keeps audiocraft's recipe (losses declared in config and balanced, adversaries with their own optimizers,
+`valid` / `evaluate` / `generate` stages) and adds what the paper needs:
+
+- losses *per branch*: branch `k` is scored on its reconstruction at its own rate (its output plus the
+  upsampled lower branches) against the input at that rate, with its own balancer and its own set of
+  discriminators working at that rate;
+- the schedule of `bandsplit_audiocraft.solvers.schedule`: at every update the solver looks up the phase,
+  freezes the branches that do not learn in it (no gradient, eval mode so their codebooks' EMA, k-means
+  initialisation and dead-code expiry are off, and their discriminators are not trained), averages the
+  losses of the branches that do, sums their commitment penalties, and sets the phase's learning rate;
+- the phase is saved in every checkpoint, so a killed run resumes in the phase it was in;
+- metrics per branch in every stage, and audio samples written as WAV without ffmpeg.
+"""
+
+import logging
+from pathlib import Path
+import typing as tp
+
+from audiocraft.solvers import base, builders
+from audiocraft.solvers.compression import CompressionSolver
+import flashy
+import omegaconf
+import torch
+from torch import nn
+
+from ..models.bandsplit import BandSplitCompressionModel, BandSplitResult
+from ..models.builders import branch_layout
+from ..utils.checkpoints import trusted_checkpoint_loading
+from .schedule import Phase, Schedule
+
+logger = logging.getLogger(__name__)
+
+
+class PhaseState:
+    """The schedule position saved in checkpoints (`phase` entry): last phase and update trained."""
+
+    def __init__(self) -> None:
+        self.phase: tp.Optional[str] = None
+        self.phase_index: int = -1
+        self.update: int = 0
+
+    def state_dict(self) -> dict:
+        return {'phase': self.phase, 'phase_index': self.phase_index, 'update': self.update}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.phase = state['phase']
+        self.phase_index = int(state['phase_index'])
+        self.update = int(state['update'])
+
+
+def branch_config(cfg: omegaconf.DictConfig, sample_rate: int) -> omegaconf.DictConfig:
+    """Copy of `cfg` whose `sample_rate` (and every `${sample_rate}` in loss configs) is the branch's."""
+    return omegaconf.OmegaConf.merge(cfg, {'sample_rate': sample_rate})
+
+
+class BandSplitCompressionSolver(CompressionSolver):
+    """Solver training a `BandSplitCompressionModel` in cascade or jointly."""
+
+    model: BandSplitCompressionModel
+
+    def __init__(self, cfg: omegaconf.DictConfig):
+        layout = branch_layout(cfg)
+        if not layout:
+            raise ValueError("The config declares no branch (bandsplit.branches).")
+        if layout[-1][1] != cfg.sample_rate:
+            raise ValueError(f"sample_rate is {cfg.sample_rate} Hz but the top branch works at {layout[-1][1]} Hz.")
+        if not cfg.optim.updates_per_epoch:
+            raise ValueError("optim.updates_per_epoch must be set: the schedule counts updates.")
+        self.branch_names = [name for name, _ in layout]
+        self.branch_rates = [rate for _, rate in layout]
+        self.schedule = Schedule.from_config(cfg.cascade, self.branch_names, int(cfg.optim.updates_per_epoch),
+                                             float(cfg.optim.lr))
+        omegaconf.OmegaConf.set_struct(cfg, False)
+        cfg.optim.epochs = self.schedule.total_epochs
+        # CompressionSolver.__init__ builds one set of losses for a single output: build ours per branch.
+        base.StandardSolver.__init__(self, cfg)
+        self.rng: torch.Generator
+        self.adv_losses = nn.ModuleDict()
+        self.aux_losses = nn.ModuleDict()
+        self.info_losses = nn.ModuleDict()
+        self.balancers = {}
+        for name, rate in layout:
+            branch_cfg = branch_config(self.cfg, rate)
+            self.adv_losses[name] = builders.get_adversarial_losses(branch_cfg)
+            self.aux_losses[name] = nn.ModuleDict()
+            self.info_losses[name] = nn.ModuleDict()
+            weights = {}
+            for loss_name, weight in self.cfg.losses.items():
+                if loss_name in ['adv', 'feat']:
+                    for adv_name in self.adv_losses[name]:
+                        weights[f'{loss_name}_{adv_name}'] = weight
+                elif weight > 0:
+                    self.aux_losses[name][loss_name] = builders.get_loss(loss_name, branch_cfg)
+                    weights[loss_name] = weight
+                else:
+                    self.info_losses[name][loss_name] = builders.get_loss(loss_name, branch_cfg)
+            self.balancers[name] = builders.get_balancer(weights, self.cfg.balancer)
+        self.adv_losses.to(self.device)
+        self.aux_losses.to(self.device)
+        self.info_losses.to(self.device)
+        self.register_stateful('adv_losses')
+        self.phase_state = PhaseState()
+        self.register_stateful('phase_state')
+        self.logger.info("Schedule (%d epochs of %d updates): %s", self.schedule.total_epochs,
+                         self.schedule.updates_per_epoch, self.schedule.describe())
+
+    # ---- model and data ---------------------------------------------------------------------------------
+
+    def build_model(self):
+        super().build_model()
+        if not isinstance(self.model, BandSplitCompressionModel):
+            raise TypeError(f"The bandsplit_codec solver trains band-split models (compression_model: bandsplit), "
+                            f"got {type(self.model).__name__}.")
+
+    def build_dataloaders(self):
+        if self.cfg.datasource.get('embedded', False):
+            from ..data.corpus import generate_corpus
+            root = Path(self.cfg.corpus_dir)
+            if flashy.distrib.is_rank_zero():
+                generate_corpus(root)
+            flashy.distrib.barrier()
+        super().build_dataloaders()
+
+    # ---- schedule ----------------------------------------------------------------------------------------
+
+    def update_index(self, idx: int) -> int:
+        """Global 0-based index of the training update at batch `idx` of the current epoch."""
+        return (self.epoch - 1) * self.train_updates_per_epoch + idx
+
+    @property
+    def current_phase(self) -> Phase:
+        return self.schedule.phase_of_epoch(self.epoch)
+
+    def started_branches(self, phase: Phase) -> int:
+        """Number of branches that have started learning by `phase`: the ones evaluation runs."""
+        return max(max(p.trained) for p in self.schedule.phases[:phase.index + 1]) + 1
+
+    def apply_phase(self, phase: Phase) -> None:
+        """Freeze every branch `phase` does not train and set the phase's learning rate."""
+        for k, branch in enumerate(self.model.branches):
+            trained = k in phase.trained
+            branch.train(trained and self.is_training)
+            branch.requires_grad_(trained)
+            for adversary in self.adv_losses[self.branch_names[k]].values():
+                adversary.train(trained and self.is_training)
+        for group in self.optimizer.param_groups:
+            group['lr'] = phase.lr
+        if self.phase_state.phase_index != phase.index:
+            self.logger.info("Entering phase %r: training branches %s at lr %g.", phase.name,
+                             [self.branch_names[k] for k in phase.trained], phase.lr)
+        self.phase_state.phase = phase.name
+        self.phase_state.phase_index = phase.index
+
+    def restore(self, *args, **kwargs):
+        with trusted_checkpoint_loading():
+            restored = super().restore(*args, **kwargs)
+        if restored and self.phase_state.phase is not None:
+            expected = self.schedule.phase_at(max(self.phase_state.update - 1, 0))
+            if expected.index != self.phase_state.phase_index:
+                raise RuntimeError(f"Checkpoint was saved in phase {self.phase_state.phase!r} at update "
+                                   f"{self.phase_state.update}, but this config's schedule puts that update in "
+                                   f"phase {expected.name!r}: the schedule changed since the checkpoint.")
+            self.logger.info("Resuming in phase %r after update %d.", self.current_phase.name,
+                             self.phase_state.update)
+        return restored
+
+    # ---- steps -------------------------------------------------------------------------------------------
+
+    def run_step(self, idx: int, batch: torch.Tensor, metrics: dict):
+        """One training or valid step: per-branch losses of the branches the current phase trains."""
+        x = batch.to(self.device)
+        phase = self.current_phase
+        if self.is_training:
+            phase = self.schedule.phase_at(self.update_index(idx))
+            self.apply_phase(phase)
+            scored = list(phase.trained)
+            qres = self.model(x, num_branches=phase.num_branches)
+        else:
+            qres = self.model(x, num_branches=self.started_branches(phase))
+            scored = list(range(len(qres.branch_recons)))
+        assert isinstance(qres, BandSplitResult)
+        metrics['bandwidth'] = qres.bandwidth.mean()
+        metrics['phase'] = float(phase.index)
+
+        outputs: tp.List[torch.Tensor] = []
+        grads: tp.List[torch.Tensor] = []
+        weight = 1. / len(scored)  # branch losses are averaged
+        for k in scored:
+            name = self.branch_names[k]
+            estimate, reference = qres.branch_recons[k], qres.branch_targets[k]
+            metrics[f'bandwidth_{name}'] = qres.branch_bandwidths[k]
+            if self.is_training and len(self.adv_losses[name]) > 0 \
+                    and torch.rand(1, generator=self.rng).item() <= 1 / self.cfg.adversarial.every:
+                for adv_name, adversary in self.adv_losses[name].items():
+                    metrics[f'd_{adv_name}_{name}'] = adversary.train_adv(estimate, reference)
+            # The losses see a detached leaf: the balancer turns them into one gradient on it, and all
+            # branches' gradients are then pushed through the model in a single backward.
+            leaf = estimate.detach().requires_grad_(self.is_training)
+            losses: tp.Dict[str, torch.Tensor] = {}
+            for adv_name, adversary in self.adv_losses[name].items():
+                losses[f'adv_{adv_name}'], losses[f'feat_{adv_name}'] = adversary(leaf, reference)
+            for loss_name, criterion in self.aux_losses[name].items():
+                losses[loss_name] = criterion(leaf, reference)
+            metrics.update({f'{loss_name}_{name}': value.detach() for loss_name, value in losses.items()})
+            if self.is_training:
+                metrics[f'g_loss_{name}'] = self.balancers[name].backward(losses, leaf)
+                metrics.update({f'{key}_{name}': value for key, value in self.balancers[name].metrics.items()})
+                outputs.append(estimate)
+                grads.append(leaf.grad * weight)
+            with torch.no_grad():
+                for loss_name, criterion in self.info_losses[name].items():
+                    metrics[f'{loss_name}_{name}'] = criterion(estimate, reference)
+            metrics[f'penalty_{name}'] = qres.branch_penalties[k].detach()
+
+        if self.is_training:
+            penalty = sum((qres.branch_penalties[k] for k in scored), torch.zeros((), device=x.device))
+            if penalty.requires_grad:
+                outputs.append(penalty)
+                grads.append(torch.ones_like(penalty))
+            torch.autograd.backward(outputs, grads)
+            flashy.distrib.sync_model(self.model)
+            if self.cfg.optim.max_norm:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.max_norm)
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+            self.phase_state.update = self.update_index(idx) + 1
+        return metrics
+
+    # ---- evaluation --------------------------------------------------------------------------------------
+
+    def evaluate(self):
+        """Evaluate stage: reconstruction metrics of the full-band output and of every branch's output."""
+        from ..evaluation.metrics import compute_metrics
+        self.model.eval()
+        loader = self.dataloaders['evaluate']
+        lp = self.log_progress(f'{self.current_stage} inference', loader, total=len(loader),
+                               updates=self.log_updates)
+        average = flashy.averager()
+        metrics: dict = {}
+        names = list(self.cfg.evaluate.get('metric_names', ['sisnr', 'mel', 'stft', 'l1']))
+        num_branches = self.started_branches(self.current_phase)
+        for batch in lp:
+            x = batch.to(self.device)
+            with torch.no_grad():
+                qres = self.model(x, num_branches=num_branches)
+            step: dict = {}
+            full = compute_metrics(qres.x.cpu(), x.cpu(), self.cfg.sample_rate, names)
+            step.update({key: value.mean() for key, value in full.items()})
+            for k, (estimate, reference) in enumerate(zip(qres.branch_recons, qres.branch_targets)):
+                per = compute_metrics(estimate.cpu(), reference.cpu(), qres.branch_rates[k], names)
+                step.update({f'{key}_{self.branch_names[k]}': value.mean() for key, value in per.items()})
+            metrics = average(step)
+        return flashy.distrib.average_metrics(metrics, len(loader))
+
+    def generate(self):
+        """Generate stage: write the reference, the output and every branch's reconstruction as WAV."""
+        from ..data.audio_io import write_wav
+        self.model.eval()
+        folder = Path(self.folder) / str(self.cfg.generate.path) / f'epoch_{self.epoch:04d}'
+        loader = self.dataloaders['generate']
+        lp = self.log_progress(str(self.current_stage), loader, total=len(loader), updates=self.log_updates)
+        num_branches = self.started_branches(self.current_phase)
+        count = 0
+        for batch in lp:
+            reference = batch[0] if isinstance(batch, (tuple, list)) else batch
+            reference = reference.to(self.device)
+            with torch.no_grad():
+                qres = self.model(reference, num_branches=num_branches)
+            if not flashy.distrib.is_rank_zero():
+                continue
+            for b in range(reference.shape[0]):
+                stem = folder / f'{count:03d}'
+                write_wav(f'{stem}_reference.wav', reference[b].cpu(), self.cfg.sample_rate, overwrite=True)
+                write_wav(f'{stem}_output.wav', qres.x[b].cpu(), self.cfg.sample_rate, overwrite=True)
+                for k, recon in enumerate(qres.branch_recons):
+                    write_wav(f'{stem}_{self.branch_names[k]}.wav', recon[b].cpu(), qres.branch_rates[k],
+                              overwrite=True)
+                count += 1
+        flashy.distrib.barrier()
+        return {'samples': float(count)}
+
+    def show(self):
+        self.logger.info("Band-split model, %d codebooks at %g kbps:", self.model.total_codebooks,
+                         self.model.bandwidth)
+        self.log_model_summary(self.model)
+        self.logger.info("Schedule: %s", self.schedule.describe())

@@ -1,0 +1,111 @@
+"""Dora / Hydra entry point: `dora run solver=bandsplit_codec ...` from the repository root.
+
+Dora finds this module because the package folder holds both `__init__.py` and `train.py`. It plays the
+role of `audiocraft/train.py` (which cannot be imported from an installed audiocraft: its config folder is
+not installed) with the package's own `config/` tree, and resolves what audiocraft leaves to the
+environment:
+
+- experiments go to `$AUDIOCRAFT_DORA_DIR` if set, else to `outputs/` at the repository root;
+- cluster settings come from `config/teams/default.yaml` unless `$AUDIOCRAFT_CONFIG` says otherwise;
+- `device=auto` becomes `cuda` when a GPU is visible, else `cpu`;
+- relative data paths are taken relative to the directory the command was launched from.
+"""
+
+import logging
+import multiprocessing
+import os
+from pathlib import Path
+import random
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / 'config'
+os.environ.setdefault('AUDIOCRAFT_CONFIG', str(CONFIG_DIR / 'teams' / 'default.yaml'))
+
+from dora import git_save, hydra_main  # noqa: E402
+import flashy  # noqa: E402
+import omegaconf  # noqa: E402
+
+from . import register  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    import torch
+    if device == 'auto':
+        return 'cuda' if torch.cuda.is_available() else 'cpu'
+    return device
+
+
+def prepare_config(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
+    """Make a composed config runnable here: device, absolute data paths, per-rank batch sizes."""
+    omegaconf.OmegaConf.set_struct(cfg, False)
+    cfg.device = resolve_device(cfg.device)
+    if 'corpus_dir' in cfg:
+        cfg.corpus_dir = str(git_save.to_absolute_path(cfg.corpus_dir))
+    for key, value in cfg.datasource.items():
+        if isinstance(value, str):
+            cfg.datasource[key] = str(git_save.to_absolute_path(value))
+    world = flashy.distrib.world_size()
+    for node in [cfg.dataset] + [cfg.dataset[s] for s in ['train', 'valid', 'evaluate', 'generate']
+                                 if s in cfg.dataset and 'batch_size' in cfg.dataset[s]]:
+        if node.batch_size % world != 0:
+            raise ValueError(f"Batch size {node.batch_size} does not split over {world} processes.")
+        node.batch_size //= world
+    return cfg
+
+
+def get_solver(cfg: omegaconf.DictConfig):
+    """Build the solver named by `cfg.solver` (audiocraft's or this package's) from a composed config."""
+    from audiocraft import solvers
+    register()
+    return solvers.get_solver(prepare_config(cfg))
+
+
+def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
+    import numpy as np
+    import torch
+    try:
+        multiprocessing.set_start_method(cfg.mp_start_method)
+    except RuntimeError:  # already set in this process
+        pass
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.num_threads)
+    os.environ['MKL_NUM_THREADS'] = str(cfg.num_threads)
+    os.environ['OMP_NUM_THREADS'] = str(cfg.num_threads)
+
+
+@hydra_main(config_path='../config', config_name='config', version_base='1.3')
+def main(cfg):
+    init_seed_and_system(cfg)
+    log_name = '%s.log.{rank}' % cfg.execute_only if cfg.execute_only else 'solver.log.{rank}'
+    flashy.setup_logging(level=str(cfg.logging.level).upper(), log_name=log_name)
+    flashy.distrib.init()
+    solver = get_solver(cfg)
+    if cfg.show:
+        solver.show()
+        return
+    if cfg.execute_only:
+        if not (cfg.execute_inplace or cfg.continue_from is not None):
+            raise ValueError("execute_only needs continue_from=<sig or path> or execute_inplace=true.")
+        solver.restore(replay_metrics=False)
+        solver.run_one_stage(cfg.execute_only)
+        return
+    return solver.run()
+
+
+def _dora_dir() -> Path:
+    env = os.environ.get('AUDIOCRAFT_DORA_DIR')
+    if env:
+        return Path(env).resolve()
+    original = os.environ.get('_DORA_ORIGINAL_DIR')  # set by dora when running from a git_save clone
+    return (Path(original) if original else Path.cwd()).resolve() / str(main.dora.dir)
+
+
+main.dora.dir = _dora_dir()
+if main.dora.shared is not None and not os.access(main.dora.shared, os.R_OK):
+    main.dora.shared = None
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,53 @@
+from audiocraft.models import CompressionModel, EncodecModel, builders, loaders
+from omegaconf import OmegaConf
+import pytest
+import torch
+
+import bandsplit_audiocraft
+from bandsplit_audiocraft.configs import model_config
+from bandsplit_audiocraft.export import export_model, model_id
+from bandsplit_audiocraft.models import BandSplitCompressionModel
+from tests.conftest import build_tiny
+
+
+def test_register_is_idempotent_and_active():
+    bandsplit_audiocraft.register()
+    bandsplit_audiocraft.register()
+    assert bandsplit_audiocraft.registry.is_registered()
+    model = builders.get_compression_model(model_config())
+    assert isinstance(model, BandSplitCompressionModel)
+
+
+def test_stock_encodec_still_builds():
+    cfg = OmegaConf.create({
+        'compression_model': 'encodec', 'device': 'cpu',
+        'encodec': {'autoencoder': 'seanet', 'quantizer': 'rvq', 'sample_rate': 32000, 'channels': 1,
+                    'causal': False, 'renormalize': False},
+        'seanet': {'dimension': 16, 'channels': 1, 'n_filters': 4, 'lstm': 0, 'ratios': [8, 5, 4, 4],
+                   'encoder': {}, 'decoder': {}},
+        'rvq': {'n_q': 2, 'bins': 64},
+    })
+    model = builders.get_compression_model(cfg)
+    assert isinstance(model, EncodecModel)
+    assert model.frame_rate == 50
+    with pytest.raises(KeyError):
+        builders.get_compression_model(OmegaConf.create({'compression_model': 'nope', 'device': 'cpu'}))
+
+
+@torch.no_grad()
+def test_export_and_load_through_audiocraft(tmp_path):
+    model = build_tiny(seed=3)
+    x = torch.randn(2, 1, 7000) * 0.1
+    model(x)  # k-means initialisation of the codebooks
+    expected = model(x)
+    codes, _ = model.encode(x)
+    path = export_model(model, model_config(), tmp_path / 'tiny.th')
+    for loaded in [CompressionModel.get_pretrained(str(path)), loaders.load_compression_model(str(path))]:
+        assert isinstance(loaded, BandSplitCompressionModel)
+        assert not loaded.training
+        out = loaded(x)
+        assert torch.equal(out.x, expected.x)
+        assert torch.equal(loaded.encode(x)[0], codes)
+        assert torch.equal(loaded.decode(codes), model.decode(codes))
+    assert len(model_id(path)) == 16
+    assert model_id(path) == model_id(export_model(model, model_config(), tmp_path / 'copy.th'))
