@@ -1,4 +1,5 @@
 """Shared fixtures: tiny models built from the package's own configs."""
+from pathlib import Path
 import typing as tp
 import warnings
 
@@ -30,3 +31,12 @@ def tiny_model() -> BandSplitCompressionModel:
     with torch.no_grad():
         model(torch.randn(2, 1, 32000) * 0.1)
     return model
+
+
+@pytest.fixture(scope='session')
+def corpus_dir(tmp_path_factory) -> Path:
+    """The embedded corpus with its default parameters, as the solver generates it."""
+    from bandsplit_audiocraft.data.corpus import generate_corpus
+    root = tmp_path_factory.mktemp('corpus')
+    generate_corpus(root)
+    return root

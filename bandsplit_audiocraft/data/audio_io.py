@@ -15,9 +15,9 @@ Example:
 
 import logging
 import os
+from pathlib import Path
 import tempfile
 import typing as tp
-from pathlib import Path
 
 import julius
 import numpy as np
@@ -38,7 +38,7 @@ def _current_umask() -> int:
     return mask
 
 
-_FILE_MODE = 0o666 & ~_current_umask()
+FILE_MODE = 0o666 & ~_current_umask()  # permissions of the files written here, as open() would give.
 
 
 def _check_rate(sample_rate: tp.Any) -> int:
@@ -52,7 +52,10 @@ def _check_rate(sample_rate: tp.Any) -> int:
 def _as_channels_first(wav: tp.Union[torch.Tensor, np.ndarray]) -> np.ndarray:
     """Validate `wav` (`[C, T]` or `[T]`) and return it as a float `[T, C]` numpy array for soundfile."""
     if isinstance(wav, torch.Tensor):
-        array = wav.detach().cpu().numpy()
+        tensor = wav.detach().cpu()
+        if tensor.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16.
+            tensor = tensor.float()
+        array = tensor.numpy()
     elif isinstance(wav, np.ndarray):
         array = wav
     else:
@@ -117,7 +120,7 @@ def write_wav(path: PathLike, wav: tp.Union[torch.Tensor, np.ndarray], sample_ra
     try:
         with os.fdopen(fd, 'wb') as handle:
             soundfile.write(handle, data, sample_rate, subtype=subtype, format='WAV')
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, FILE_MODE)
         if overwrite:
             os.replace(tmp, path)
         else:

@@ -16,12 +16,14 @@ import gzip
 import json
 import logging
 import os
+from pathlib import Path
 import sys
 import tempfile
 import typing as tp
-from pathlib import Path
 
 import soundfile
+
+from .audio_io import FILE_MODE
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ def write_manifest(entries: tp.Sequence[tp.Dict[str, tp.Any]], out_path: PathLik
     try:
         with os.fdopen(fd, 'wb') as handle:
             handle.write(payload)
-        os.chmod(tmp_name, 0o644)
+        os.chmod(tmp_name, FILE_MODE)
         os.replace(tmp_name, out_path)
     finally:
         Path(tmp_name).unlink(missing_ok=True)
@@ -182,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--min-duration', type=float, default=0.0, metavar='SECONDS',
                         help="skip files shorter than this many seconds (default: 0, keep all)")
     parser.add_argument('--extensions', nargs='+', default=list(AUDIO_EXTENSIONS), metavar='EXT',
-                        help="file extensions to include (default: %(default)s)")
+                        help=f"file extensions to include (default: {' '.join(AUDIO_EXTENSIONS)})")
     parser.add_argument('-q', '--quiet', action='store_true', help="only print warnings and errors")
     return parser
 

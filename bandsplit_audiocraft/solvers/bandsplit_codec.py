@@ -121,6 +121,10 @@ class BandSplitCompressionSolver(CompressionSolver):
             if flashy.distrib.is_rank_zero():
                 generate_corpus(root)
             flashy.distrib.barrier()
+        for split, path in self.cfg.datasource.items():
+            if isinstance(path, str) and not Path(path).exists():
+                raise FileNotFoundError(f"Data split {split!r}: {path} does not exist. Point the dset config at a "
+                                        f"folder of manifests (e.g. dset=folder dataset_root=/path/to/manifests).")
         super().build_dataloaders()
 
     # ---- schedule ----------------------------------------------------------------------------------------
@@ -211,7 +215,9 @@ class BandSplitCompressionSolver(CompressionSolver):
                 grads.append(leaf.grad * weight)
             with torch.no_grad():
                 for loss_name, criterion in self.info_losses[name].items():
-                    metrics[f'{loss_name}_{name}'] = criterion(estimate, reference)
+                    value = criterion(estimate, reference)
+                    # audiocraft's sisnr loss is the negated SI-SNR: log the SI-SNR itself, in dB.
+                    metrics[f'{loss_name}_{name}'] = -value if loss_name == 'sisnr' else value
             metrics[f'penalty_{name}'] = qres.branch_penalties[k].detach()
 
         if self.is_training:
@@ -239,7 +245,7 @@ class BandSplitCompressionSolver(CompressionSolver):
                                updates=self.log_updates)
         average = flashy.averager()
         metrics: dict = {}
-        names = list(self.cfg.evaluate.get('metric_names', ['sisnr', 'mel', 'stft', 'l1']))
+        names = list(self.cfg.evaluate.metric_names)
         num_branches = self.started_branches(self.current_phase)
         for batch in lp:
             x = batch.to(self.device)

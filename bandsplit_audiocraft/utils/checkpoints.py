@@ -1,38 +1,47 @@
 """Loading the package's own training checkpoints with torch >= 2.6.
 
-Training checkpoints written by audiocraft's solvers pickle the experiment's OmegaConf config. Since
-torch 2.6, `torch.load` defaults to `weights_only=True`, which refuses those classes. Rather than turning
-the safety off, `trusted_checkpoint_loading()` allow-lists exactly the OmegaConf and builtin types such a
-config pickles to, for the duration of a `with` block. Exported checkpoints (tensors and a YAML string)
-need nothing of this.
+Training checkpoints written by audiocraft's solvers pickle the experiment's OmegaConf config and flashy's
+metric history (with `collections.defaultdict`s), which `torch.load`'s default `weights_only=True` refuses
+since torch 2.6. Those checkpoints are the experiment's own files, as trusted as the code that wrote them,
+so they are loaded with full unpickling, and only they: `trusted_checkpoint_loading()` lifts the default
+for `torch.load` calls made inside a `with` block that do not choose `weights_only` themselves (such as
+audiocraft's `utils.checkpoint.load_checkpoint`, used to resume a run). Never use it for files of unknown
+origin. Exported checkpoints (tensors and a YAML string) load with `weights_only=True` and need nothing.
 """
 
-import collections
 import contextlib
+import os
+from pathlib import Path
 import typing as tp
+import warnings
 
-import omegaconf
-from omegaconf import base as omegaconf_base
-from omegaconf import nodes as omegaconf_nodes
 import torch
 
-
-def _config_types() -> tp.List[tp.Any]:
-    node_types = [getattr(omegaconf_nodes, name) for name in dir(omegaconf_nodes)
-                  if isinstance(getattr(omegaconf_nodes, name), type)
-                  and issubclass(getattr(omegaconf_nodes, name), omegaconf_nodes.Node)]
-    return [omegaconf.DictConfig, omegaconf.ListConfig, omegaconf_base.Metadata, omegaconf_base.ContainerMetadata,
-            collections.defaultdict, tp.Any, dict, list, int, float, str, bool, *node_types]
+_FORCE_NO_WEIGHTS_ONLY = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
 
 @contextlib.contextmanager
 def trusted_checkpoint_loading() -> tp.Iterator[None]:
-    """Allow `torch.load(..., weights_only=True)` to read OmegaConf configs inside this block."""
-    with torch.serialization.safe_globals(_config_types()):
-        yield
+    """Within the block, `torch.load` calls that leave `weights_only` unset unpickle fully."""
+    previous = os.environ.get(_FORCE_NO_WEIGHTS_ONLY)
+    os.environ[_FORCE_NO_WEIGHTS_ONLY] = '1'
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message=f'.*{_FORCE_NO_WEIGHTS_ONLY}.*')
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop(_FORCE_NO_WEIGHTS_ONLY, None)
+        else:
+            os.environ[_FORCE_NO_WEIGHTS_ONLY] = previous
 
 
-def load_training_checkpoint(path: tp.Any) -> tp.Dict[str, tp.Any]:
-    """Load a training checkpoint (`checkpoint.th` of an experiment) on CPU, configs included."""
-    with trusted_checkpoint_loading():
-        return torch.load(path, map_location='cpu', weights_only=True)
+def load_training_checkpoint(path: tp.Union[str, Path]) -> tp.Dict[str, tp.Any]:
+    """Load a training checkpoint (`checkpoint.th` of an experiment) on CPU, config and history included."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    try:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    except (EOFError, RuntimeError) as err:  # truncated or not a torch file
+        raise ValueError(f"{path} is not a readable training checkpoint ({err}).") from err

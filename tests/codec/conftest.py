@@ -1,0 +1,105 @@
+"""Fixtures of the codec tests: tiny exported checkpoints, test signals, and the slow subprocesses.
+
+The two subprocess checks (`python -m bandsplit_audiocraft.codec --help` and the peak memory probe) each spend
+~25 s importing audiocraft. They are started in the background as soon as the first codec test runs (only when
+the tests that read them are selected) and run while the in-process tests do; those tests wait for them.
+"""
+import math
+import os
+from pathlib import Path
+import subprocess
+import sys
+import typing as tp
+
+import pytest
+import torch
+
+from bandsplit_audiocraft.codec.model_io import Codec, load_codec
+from bandsplit_audiocraft.configs import model_config
+from bandsplit_audiocraft.export import export_model
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_signal(seconds: float, sample_rate: int = 32000, channels: int = 1, seed: int = 0) -> torch.Tensor:
+    """A reproducible `[C, T]` signal: a gliding tone plus a little noise, different on each channel."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(int(seconds * sample_rate)) / sample_rate
+    rows = []
+    for c in range(channels):
+        f0 = 220 * (c + 1)
+        tone = 0.3 * torch.sin(2 * math.pi * f0 * t * (1 + 0.05 * torch.sin(2 * math.pi * 0.5 * t)))
+        rows.append(tone + 0.03 * torch.randn(t.shape, generator=g))
+    return torch.stack(rows)
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tiny_model, tmp_path_factory) -> Path:
+    """The session's tiny two-band model (codebooks initialised), exported."""
+    return export_model(tiny_model, model_config(), tmp_path_factory.mktemp('checkpoints') / 'tiny.th')
+
+
+@pytest.fixture(scope='session')
+def other_checkpoint(tiny_checkpoint) -> Path:
+    """Same architecture, slightly different weights: another model identity."""
+    package = torch.load(tiny_checkpoint, map_location='cpu', weights_only=True)
+    name = next(k for k, v in package['best_state'].items() if v.is_floating_point() and v.numel() > 1)
+    package['best_state'][name] = package['best_state'][name] * 1.01
+    path = tiny_checkpoint.with_name('other.th')
+    torch.save(package, path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def codec(tiny_checkpoint) -> Codec:
+    """The tiny checkpoint loaded the way the command line loads it."""
+    return load_codec(tiny_checkpoint, 'cpu')
+
+
+class Background:
+    """Subprocesses started early, read later by name."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, args: tp.Sequence[str]) -> None:
+        if name in self.procs:
+            return
+        env = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1'}
+        self.procs[name] = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def result(self, name: str, timeout: float = 600) -> tuple[int, str, str]:
+        """`(returncode, stdout, stderr)` of a started run, waiting for it."""
+        stdout, stderr = self.procs[name].communicate(timeout=timeout)
+        return self.procs[name].returncode, stdout, stderr
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+#: Background runs: name -> (test that reads it, function of the run folder giving the arguments).
+BACKGROUND_RUNS: dict[str, tuple[str, tp.Callable[[Path], list[str]]]] = {}
+
+
+def background_run(name: str, test: str) -> tp.Callable:
+    """Register `fn(folder) -> argv` as the background run `name`, read by the test function `test`."""
+    def register(fn: tp.Callable[[Path], list[str]]) -> tp.Callable[[Path], list[str]]:
+        BACKGROUND_RUNS[name] = (test, fn)
+        return fn
+    return register
+
+
+@pytest.fixture(scope='session', autouse=True)
+def background(request, tmp_path_factory) -> tp.Iterator[Background]:
+    runs = Background(tmp_path_factory.mktemp('background'))
+    selected = {getattr(item, 'originalname', item.name) for item in request.session.items}
+    for name, (test, make_args) in BACKGROUND_RUNS.items():
+        if test in selected:
+            runs.start(name, make_args(runs.folder))
+    yield runs
+    runs.stop()
