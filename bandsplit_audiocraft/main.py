@@ -1,12 +1,16 @@
-"""The main job: train the band-split codec on the embedded corpus, export it, and use it.
+"""The main job: train the band-split codec on the embedded corpus, export it, use it and evaluate it.
 
 1. `dora run solver=bandsplit_codec/tiny` trains a CPU-sized band-split codec through the whole cascade
    (low branch, high branch with the low one frozen, joint fine-tune) on the embedded corpus; a run that was
    interrupted resumes from its last checkpoint;
-2. the experiment is exported to audiocraft's release format;
-3. the export is loaded back with `CompressionModel.get_pretrained`, and an evaluation clip is compressed
-   to codes and reconstructed, at 32 kHz and from the low-band codebooks alone at 16 kHz;
-4. what was done and where everything is goes to stdout.
+2. the single-branch 32 kHz baseline of the same width and bitrate is trained with the same solver, data
+   and number of updates (`--no-baseline` skips it);
+3. the experiments are exported to audiocraft's release format;
+4. the band-split export is loaded back with `CompressionModel.get_pretrained`, and an evaluation clip is
+   compressed to codes and reconstructed, at 32 kHz and from the low-band codebooks alone at 16 kHz;
+5. the evaluation report (`bandsplit_audiocraft.evaluation.report`) scores both models side by side on the
+   corpus' evaluate split: metrics at 16 and 32 kHz, band analysis, inpainting, token editing, spectrograms;
+6. what was done and where everything is goes to stdout.
 
 Run from the repository root: `python -m bandsplit_audiocraft.main [--out OUT] [dora overrides...]`.
 """
@@ -22,6 +26,8 @@ import typing as tp
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OVERRIDES = ['solver=bandsplit_codec/tiny']
+# The single-branch baseline: 8 codebooks at 32 kHz, trained for as many updates as the whole cascade.
+BASELINE_OVERRIDES = ['model=bandsplit/single_32k', 'cascade.joint_phase=6']
 
 
 def run_training(overrides: tp.Sequence[str], env: tp.Dict[str, str]) -> None:
@@ -41,6 +47,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default=str(REPO / 'outputs' / 'main'), help="folder for the exported model, "
                         "the reconstructed audio and the summary (default: outputs/main)")
+    parser.add_argument('--no-baseline', action='store_true', help="skip training the single-branch baseline")
     parser.add_argument('overrides', nargs='*', help="extra dora/hydra overrides, e.g. cascade.branch_phase=1")
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
@@ -53,6 +60,9 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     start = time.time()
     run_training(overrides, env)
     train_time = time.time() - start
+    baseline_overrides = [*overrides, *BASELINE_OVERRIDES]
+    if not args.no_baseline:
+        run_training(baseline_overrides, env)
 
     import torch
 
@@ -102,7 +112,19 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         'metrics_32khz': metrics_full,
         'metrics_16khz_low_band_only': metrics_low,
     }
-    (out / 'summary.json').write_text(json.dumps(summary, indent=2))
+    from .evaluation.report import make_report
+    checkpoints, names = [exported], ['bandsplit']
+    if not args.no_baseline:
+        checkpoints.append(export_checkpoint(experiment_folder(baseline_overrides), out / 'baseline_single_32k.th'))
+        names.append('single_branch_32k')
+    report = out / 'report'
+    make_report(checkpoints, manifest, report, names=names, command=' '.join(['python -m bandsplit_audiocraft.main',
+                                                                               *(argv or sys.argv[1:])]))
+    summary['report'] = str(report / 'report.md')
+    tmp = out / '.summary.json.tmp'
+    tmp.write_text(json.dumps(summary, indent=2))
+    os.replace(tmp, out / 'summary.json')
+
     print()
     print("Band-split codec trained through the full cascade on the embedded corpus.")
     print(f"  experiment:      {folder}")
@@ -113,6 +135,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     for label, values in [('32 kHz output', metrics_full), ('16 kHz low band', metrics_low)]:
         print(f"  {label:16s} " + ', '.join(f"{k} {v:.3f}" for k, v in values.items()))
     print(f"  audio and codes: {out}")
+    print(f"  report:          {report / 'report.md'} (with report.json and spectrogram figures)")
     print(f"  summary:         {out / 'summary.json'}")
     return 0
 

@@ -104,6 +104,7 @@ def _dora_dir() -> Path:
 
 
 main.dora.dir = _dora_dir()
+main.dora.grid_package = 'grids'  # top-level grids/ folder: `dora grid bandsplit.sweep`
 if main.dora.shared is not None and not os.access(main.dora.shared, os.R_OK):
     main.dora.shared = None
 

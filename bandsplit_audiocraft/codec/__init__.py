@@ -1,4 +1,15 @@
-"""Codec utilities that need no model: the `.bsac` bitstream of packed codes (numpy only)."""
+"""The band-split codec as a file codec: the `.bsac` bitstream and the tools around it.
+
+Importing this package loads only the bitstream (numpy only). The other modules import torch and a model:
+
+- `bitstream`: the `.bsac` stream format, codes packed at their true bit width;
+- `container`: `.bsac` files of any channel count (one stream per channel);
+- `streaming`: `encode_long` / `decode_long`, long audio in chunks with context, in bounded memory;
+- `audio_stream`: audio files read and written window by window;
+- `model_io`: loading an exported checkpoint and its identity;
+- `operations`: compress, decompress, tokenize and describe one file;
+- `cli`: the command line, `python -m bandsplit_audiocraft.codec --help`.
+"""
 from .bitstream import (
     FORMAT_VERSION,
     MAGIC,

@@ -91,11 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog='python -m bandsplit_audiocraft.codec', formatter_class=formatter, epilog=EPILOG,
-        description="Compress audio to .bsac files with a band-split neural codec, decompress them, tokenize "
-                    "audio for language models and inspect compressed files. Codes are time-aligned across "
-                    "branches (50 Hz frames), lowest branch first: the first codebooks alone decode to the low "
-                    "band.")
-    sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
+        description="Compress audio to .bsac files with a band-split neural codec, decompress them, tokenize\n"
+                    "audio for language models and inspect compressed files. Codes are time-aligned across\n"
+                    "branches (50 Hz frames), lowest branch first: the first codebooks alone decode to the low\n"
+                    "band. Run `COMMAND --help` for the options of a command.")
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True, title='commands')
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument('-q', '--quiet', action='store_true', help="print errors only, no progress bars")
@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           f"window boundaries are inaudible (default: {DEFAULT_CONTEXT_SECONDS:g})")
     chunks.add_argument('--batch-size', type=_positive_int, default=DEFAULT_BATCH_SIZE, metavar='N',
                         help=f"windows coded per forward pass (default: {DEFAULT_BATCH_SIZE})")
+    group.add_argument('--threads', type=_positive_int, metavar='N',
+                       help="CPU threads for torch (default: torch's choice)")
     model.add_argument('--overwrite', action='store_true', help="replace existing output files")
 
     rate = argparse.ArgumentParser(add_help=False)
@@ -241,7 +243,8 @@ class Runner:
         self.failed.append((src, message))
 
     def run(self, jobs: list[tuple[Path, Path]], work: tp.Callable[[Path, Path, tp.Any], tp.Optional[str]],
-            verb: str) -> None:
+            verb: str, writes: bool = True) -> None:
+        """Run `work(input, output, progress)` on every job; with `writes`, two inputs may not share an output."""
         seen: dict[Path, Path] = {}
         bar = None
         if len(jobs) > 1 and not self.args.quiet:
@@ -251,7 +254,7 @@ class Runner:
         try:
             for src, dst in jobs:
                 key = dst.absolute()
-                if key in seen:
+                if writes and key in seen:
                     self.error(src, f"{seen[key]} is also written to {dst}; rename one of them.")
                 else:
                     seen[key] = src
@@ -287,6 +290,9 @@ def _options(args: argparse.Namespace) -> tp.Any:
 
 def _load(args: argparse.Namespace) -> tp.Any:
     from .model_io import CheckpointError, load_codec
+    if getattr(args, 'threads', None):
+        import torch
+        torch.set_num_threads(args.threads)
     try:
         codec = load_codec(args.checkpoint, args.device)
     except CheckpointError as err:
@@ -432,7 +438,7 @@ def cmd_info(args: argparse.Namespace, runner: Runner) -> None:
         print(text, flush=True)
         return ''
 
-    runner.run(jobs, work, 'info')
+    runner.run(jobs, work, 'info', writes=False)
 
 
 COMMANDS: dict[str, tp.Callable[[argparse.Namespace, Runner], None]] = {

@@ -3,6 +3,9 @@
 - `metrics`: mel and STFT distances (DAC convention), waveform L1, SI-SDR, SDR, ViSQOL, PESQ, STOI,
   the `METRICS` registry, `compute_metrics` and `bootstrap_ci`.
 - `band_analysis`: band-limited SDR and energy shares of the branches of a band-split codec.
+- `inpainting`: the toy bandwidth-extension experiment; `token_editing`: decoding mixed band tokens.
+- `figures`: spectrograms of the input and of each branch's contribution.
+- `report`: `make_report` and `python -m bandsplit_audiocraft.evaluation.report`, one command for all of it.
 """
 from .band_analysis import (
     DEFAULT_BANDS,

@@ -83,6 +83,7 @@ class EvaluationSet:
         segment_mode: 'split' or 'crop'.
         max_clips: Limit on the number of clips, or None.
         num_files: Number of source files read.
+        skipped: Descriptions of the clips skipped for being shorter than the minimum duration.
     """
     clips: list[EvalClip]
     source: str

@@ -60,6 +60,8 @@ SPEECH_METRICS: tuple[str, ...] = ('pesq', 'stoi')
 METRIC_ALIASES: dict[str, str] = {'pesq_score': 'pesq', 'stoi_score': 'stoi', 'mel': 'mel_distance',
                                   'stft': 'stft_distance', 'l1': 'waveform_l1'}
 CONFIDENCE = 0.95
+CROSSOVER_WIDTH_HZ = 1000.0
+"""Width of the window around the crossover frequency in which the crossover SDR is measured."""
 
 METRIC_LABELS: dict[str, str] = {
     'mel_distance': "Mel distance", 'stft_distance': "STFT distance", 'waveform_l1': "Waveform L1",
@@ -279,10 +281,10 @@ def _band_analysis(model: torch.nn.Module, x: torch.Tensor, result: tp.Any) -> d
     bands = model_bands(model)
     crossover = model.branch_rates[-2] / 2
     analysis = analyse_bands(x, {'low': low, 'high': high}, result.x, sr, bands=bands,
-                             targets={'high': x - low}, crossover_hz=crossover)
+                             targets={'high': x - low}, crossover_hz=crossover, crossover_width_hz=CROSSOVER_WIDTH_HZ)
     analysis['high_vs_input'] = {
         'sdr': {band_label(band): band_sdr(high, x, sr, band) for band in bands},
-        'crossover_sdr': crossover_sdr(high, x, sr, center=crossover),
+        'crossover_sdr': crossover_sdr(high, x, sr, center=crossover, width=CROSSOVER_WIDTH_HZ),
     }
     return _to_floats(analysis)
 
@@ -400,7 +402,8 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
     """Score every model on every clip and write `report.md`, `report.json`, figures and example WAVs to `out`.
 
     Args:
-        checkpoints: Exported checkpoints (`.th`, loaded with `CompressionModel.get_pretrained`) or models.
+        checkpoints: Exported checkpoints (`.th`, loaded with `CompressionModel.get_pretrained`) or models
+            (moved to `device` and put in eval mode).
         data: Manifest, folder (see `dataset.load_evaluation_set`) or an already loaded `EvaluationSet`.
         out: Report folder, created if needed; existing report files are replaced.
         names: One display name per model (default: checkpoint stems).
@@ -414,7 +417,8 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
         bootstrap_resamples: Resamples of the bootstrap confidence intervals.
         command: Command line recorded in the report (default: the equivalent command line).
     Returns:
-        dict: The content of `report.json` (non-finite numbers as None).
+        dict: The content of `report.json` (non-finite numbers as None). Paths under `models` are relative to
+        `out`; `files` lists every file written, as `out / path`.
     """
     if not checkpoints:
         raise ValueError("At least one checkpoint is needed.")
@@ -472,11 +476,11 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
             'models': {run.name: _model_section(run, dataset, bootstrap_resamples, out) for run in runs},
         }
     report = _json_safe(report)
+    sections = [report['models'][run.name] for run in runs]
     report['files'] = {'report_md': str(out / 'report.md'), 'report_json': str(out / 'report.json'),
-                       'figures': [report['models'][run.name]['figure'] for run in runs
-                                   if report['models'][run.name]['figure']],
-                       'examples': [f for run in runs for f in report['models'][run.name]['token_editing'].get(
-                           'examples', [])]}
+                       'figures': [str(out / entry['figure']) for entry in sections if entry['figure']],
+                       'examples': [str(out / path) for entry in sections
+                                    for path in entry['token_editing'].get('examples', [])]}
     _write_text(out / 'report.json', json.dumps(report, indent=2, allow_nan=False) + '\n')
     _write_text(out / 'report.md', render_markdown(report))
     return report
@@ -504,7 +508,8 @@ def _model_section(run: _ModelRun, dataset: EvaluationSet, resamples: int, out: 
     section['signals'] = signal_names(run.model)
     section['band_analysis'] = {
         'applicable': True, 'bands': [band_label(band) for band in model_bands(run.model)],
-        'crossover_hz': run.model.branch_rates[-2] / 2, 'per_clip': run.band_values,
+        'crossover_hz': run.model.branch_rates[-2] / 2, 'crossover_width_hz': CROSSOVER_WIDTH_HZ,
+        'per_clip': run.band_values,
         'aggregate': _aggregate_tree(run.band_values, resamples)}
     section['inpainting'] = {
         'applicable': True, 'cutoff_hz': run.model.branch_rates[-2] / 2, 'systems': dict(SYSTEMS),
@@ -594,13 +599,13 @@ def render_markdown(report: Mapping) -> str:
     header_models = [f"{name}" for name in names]
     data = report['data']
     sig = _reference_names(models)
-    manifest = f", manifest `{data['manifest']}`" if data['manifest'] else ''
+    source = f"manifest `{data['manifest']}`" if data['manifest'] else "folder of audio files"
     lines = ["# Codec evaluation report", "",
              f"- Date: {report['date']}",
              f"- Command: `{report['command']}`",
              f"- Device: {report['device']}; torch {report['versions']['torch']}, audiocraft "
              f"{report['versions']['audiocraft']}, Python {report['versions']['python']}",
-             f"- Data: `{data['source']}` ({data['kind']}{manifest}): "
+             f"- Data: `{data['source']}` ({source}): "
              f"{data['num_clips']} clip(s) from {data['num_files']} file(s), {data['total_duration']:.2f} s in total, "
              f"read at {data['sample_rate']} Hz"
              + (f", segments of {data['segment']:g} s ({data['segment_mode']})" if data['segment'] else "")
@@ -692,12 +697,16 @@ def _band_section(models: Mapping, sig: Mapping[str, str], header: Sequence[str]
               f"{sig['output']} = {sig['low']} + {sig['high']} against {sig['input']}. SDR in dB ↑; energy share "
               f"of {sig['output']}'s energy per band; energy fraction of the signal's own energy per band.", ""]
     specs: list[tuple[str, Sequence[str]]] = []
+    crossovers = {entry['band_analysis']['crossover_hz'] for entry in models.values()
+                  if entry['band_analysis'].get('applicable')}
+    half = CROSSOVER_WIDTH_HZ / 2
+    window = f" {_khz(min(crossovers) - half)}-{_khz(min(crossovers) + half)} kHz" if len(crossovers) == 1 else ""
     entries = [('low', f"{sig['low']} vs {sig['input']}"), ('high', f"{sig['high']} vs residual "
                f"{sig['input']} - {sig['low']}"), ('high_vs_input', f"{sig['high']} vs {sig['input']}"),
                ('output', f"{sig['output']} vs {sig['input']}")]
     for key, text in entries:
         specs += [(f"SDR {_band_text(band)}: {text}", (key, 'sdr', band)) for band in bands]
-        specs.append((f"Crossover SDR: {text}", (key, 'crossover_sdr')))
+        specs.append((f"Crossover SDR{window}: {text}", (key, 'crossover_sdr')))
     for key in ('low', 'high'):
         specs += [(f"Energy share {_band_text(band)}: {sig[key]}", (key, 'energy_share', band)) for band in bands]
     for key in ('low', 'high', 'output'):

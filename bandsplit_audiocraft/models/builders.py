@@ -13,7 +13,9 @@ its own overrides of `seanet` / `rvq`::
     seanet: {...}
     rvq: {...}
 
-Branches are ordered by sample rate, whatever their order in the config.
+Branches are ordered by sample rate, whatever their order in the config. A branch with `enabled: false`
+is left out (the single-branch baselines switch one off this way, which keeps every config of a grid the
+same shape, as dora requires).
 """
 
 import typing as tp
@@ -43,6 +45,10 @@ def _merge(base: tp.Dict[str, tp.Any], override: tp.Dict[str, tp.Any]) -> tp.Dic
     return out
 
 
+def _enabled(branch_cfg: tp.Any) -> bool:
+    return branch_cfg is not None and bool(dict(branch_cfg).get('enabled', True))
+
+
 def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
     """Instantiate a `BandSplitCompressionModel` from a config (DictConfig or nested dict) as above."""
     cfg = _as_dict(cfg)
@@ -50,16 +56,17 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
         raise KeyError("The config has no `bandsplit` block describing the branches.")
     spec = cfg['bandsplit']
     branches_cfg = spec.get('branches') or {}
-    if not any(b is not None for b in branches_cfg.values()):
+    if not any(_enabled(b) for b in branches_cfg.values()):
         raise ValueError("`bandsplit.branches` is empty: declare at least one branch with its sample_rate.")
     channels = int(spec.get('channels', cfg.get('channels', 1)))
     shared_seanet = _as_dict(cfg.get('seanet'))
     shared_rvq = _as_dict(cfg.get('rvq'))
     branches = []
     for name, branch_cfg in branches_cfg.items():
-        if branch_cfg is None:  # a branch removed by a config override (`branches.low: null`)
+        if not _enabled(branch_cfg):  # switched off (`branches.low.enabled: false`) or removed (`null`)
             continue
         branch_cfg = dict(branch_cfg)
+        branch_cfg.pop('enabled', None)
         if 'sample_rate' not in branch_cfg:
             raise ValueError(f"Branch {name!r} has no sample_rate.")
         seanet = _merge(shared_seanet, _as_dict(branch_cfg.get('seanet')))
@@ -78,5 +85,5 @@ def branch_layout(cfg: tp.Any) -> tp.List[tp.Tuple[str, int]]:
     """`(name, sample_rate)` of every branch a config declares, lowest rate first (no model is built)."""
     spec = _as_dict(cfg).get('bandsplit') or {}
     layout = [(str(name), int(b['sample_rate'])) for name, b in (spec.get('branches') or {}).items()
-              if b is not None]
+              if _enabled(b)]
     return sorted(layout, key=lambda item: item[1])

@@ -77,6 +77,11 @@ class BandSplitCompressionSolver(CompressionSolver):
         # CompressionSolver.__init__ builds one set of losses for a single output: build ours per branch.
         base.StandardSolver.__init__(self, cfg)
         self.rng: torch.Generator
+        if 'train' in self.dataloaders and len(self.dataloaders['train']) < self.train_updates_per_epoch:
+            raise ValueError(f"The train loader yields {len(self.dataloaders['train'])} batches per epoch but "
+                             f"optim.updates_per_epoch is {self.train_updates_per_epoch}: raise "
+                             f"dataset.train.num_samples to at least "
+                             f"{self.train_updates_per_epoch * self.cfg.dataset.batch_size}.")
         self.adv_losses = nn.ModuleDict()
         self.aux_losses = nn.ModuleDict()
         self.info_losses = nn.ModuleDict()

@@ -1,8 +1,9 @@
 """Fixtures of the codec tests: tiny exported checkpoints, test signals, and the slow subprocesses.
 
-The two subprocess checks (`python -m bandsplit_audiocraft.codec --help` and the peak memory probe) each spend
-~25 s importing audiocraft. They are started in the background as soon as the first codec test runs (only when
-the tests that read them are selected) and run while the in-process tests do; those tests wait for them.
+The codec tests run on one torch thread (`one_thread`). The two subprocess checks (`python -m
+bandsplit_audiocraft.codec --help` and the peak memory probe) each spend ~25 s importing audiocraft: they are
+started in the background as soon as the first codec test runs (only when the tests that read them are
+selected) and run while the in-process tests do; those tests then wait for them.
 """
 import math
 import os
@@ -31,6 +32,19 @@ def make_signal(seconds: float, sample_rate: int = 32000, channels: int = 1, see
         tone = 0.3 * torch.sin(2 * math.pi * f0 * t * (1 + 0.05 * torch.sin(2 * math.pi * 0.5 * t)))
         rows.append(tone + 0.03 * torch.randn(t.shape, generator=g))
     return torch.stack(rows)
+
+
+@pytest.fixture(scope='package', autouse=True)
+def one_thread() -> tp.Iterator[None]:
+    """Run the codec tests on one torch thread (restored after them).
+
+    The tiny model's tensors are too small to gain from more; on a busy machine (or beside the background
+    subprocesses) OpenMP threads waiting for one another make every forward pass several times slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')

@@ -13,7 +13,7 @@ from tests.conftest import build_tiny
 SR = 32000
 
 
-def clips(*kinds: str, seconds: float = 0.5) -> torch.Tensor:
+def clips(*kinds: str, seconds: float = 0.3) -> torch.Tensor:
     """Synthetic corpus clips `[len(kinds), 1, T]` with content on both sides of 8 kHz."""
     return torch.stack([torch.from_numpy(synth_clip(kind, seconds, SR, np.random.default_rng(i)))[None]
                         for i, kind in enumerate(kinds)])

@@ -19,6 +19,7 @@ from bandsplit_audiocraft.data.manifest import build_manifest, write_manifest
 from bandsplit_audiocraft.evaluation import report as rp
 from bandsplit_audiocraft.evaluation.dataset import load_evaluation_set
 from bandsplit_audiocraft.export import export_model
+from tests.conftest import build_tiny
 
 SR = 32000
 ENCODEC_CFG = {
@@ -49,10 +50,10 @@ def checkpoints(tmp_path_factory, tiny_model) -> dict:
 
 @pytest.fixture(scope='module')
 def audio_dir(tmp_path_factory) -> Path:
-    """Three synthetic clips of 0.5 s (mixture, drums, chirp) in a folder, and its manifest elsewhere."""
+    """Three synthetic clips of 0.3 s (mixture, drums, chirp) in a folder, and its manifest elsewhere."""
     root = tmp_path_factory.mktemp('audio')
     for index, kind in enumerate(['mixture', 'drums', 'chirp_linear']):
-        clip = torch.from_numpy(synth_clip(kind, 0.5, SR, np.random.default_rng(index)))[None]
+        clip = torch.from_numpy(synth_clip(kind, 0.3, SR, np.random.default_rng(index)))[None]
         write_wav(root / 'clips' / f'{index}_{kind}.wav', clip, SR)
     write_manifest(build_manifest(root / 'clips'), root / 'manifest' / 'data.jsonl.gz')
     return root
@@ -150,18 +151,22 @@ def test_report_command_scores_band_split_and_encodec_side_by_side(checkpoints, 
 @pytest.mark.filterwarnings('ignore::RuntimeWarning')
 def test_make_report_api_on_a_manifest_with_segments(checkpoints, audio_dir, tmp_path):
     out = tmp_path / 'report'
-    report = rp.make_report([checkpoints['bandsplit']], audio_dir / 'manifest', out, segment=0.25,
+    low_only = build_tiny('two_band', 'model=bandsplit/single_16k', 'sample_rate=16000')  # a 16 kHz-only model
+    report = rp.make_report([checkpoints['bandsplit'], low_only], audio_dir / 'manifest', out, segment=0.15,
                             max_clips=3, figure_clip=1, metrics='mel_distance,si_sdr', speech=True,
-                            examples=False, progress=False, bootstrap_resamples=200)
+                            names=['bandsplit', 'low16'], examples=False, progress=False, bootstrap_resamples=200)
     assert json.loads((out / 'report.json').read_text()) == report
+    assert set(report['models']['low16']['operating_points']) == {'16000'}  # scored at 16 kHz only
+    assert report['models']['low16']['info']['checkpoint'] == '<in-memory BandSplitCompressionModel>'
+    assert not report['models']['low16']['token_editing']['applicable']
     data = report['data']
     assert data['kind'] == 'manifest' and data['manifest'].endswith('data.jsonl.gz')
-    assert [clip['name'] for clip in data['clips']] == ['0_mixture@0s', '0_mixture@0.25s', '1_drums@0s']
+    assert [clip['name'] for clip in data['clips']] == ['0_mixture@0s', '0_mixture@0.15s', '1_drums@0s']
     assert report['metrics'] == ['mel_distance', 'si_sdr', 'pesq', 'stoi']
     model = report['models']['bandsplit']
     assert model['figure'] == 'figures/bandsplit_clip1.png' and (out / model['figure']).is_file()
     assert not (out / 'examples').exists()
-    # Speech metrics on 0.25 s of music may be undefined: null in the JSON, never NaN.
+    # Speech metrics on 0.15 s of music may be undefined: null in the JSON, never NaN.
     for point in model['operating_points'].values():
         for name in ('mel_distance', 'si_sdr'):
             assert all(math.isfinite(v) for v in point['per_clip'][name])
@@ -194,16 +199,16 @@ def test_report_argument_errors(checkpoints, audio_dir, tmp_path, capsys):
 def test_evaluation_set_from_folders_and_manifests(audio_dir, tmp_path):
     folder = load_evaluation_set(audio_dir / 'clips', 16000, channels=2)
     assert folder.kind == 'folder' and len(folder) == 3 and folder.num_files == 3
-    assert folder.clips[0].wav.shape == (2, 8000) and folder.clips[0].sample_rate == 16000
+    assert folder.clips[0].wav.shape == (2, 4800) and folder.clips[0].sample_rate == 16000
     manifest = load_evaluation_set(audio_dir / 'manifest' / 'data.jsonl.gz', SR, channels=1)
     assert manifest.kind == 'manifest' and [c.name for c in manifest.clips] == [c.name for c in folder.clips]
-    split = load_evaluation_set(audio_dir / 'clips', SR, segment=0.2)
-    assert len(split) == 6 and {c.wav.shape[-1] for c in split.clips} == {6400}  # 2 whole segments per file
-    assert [c.offset for c in split.clips[:2]] == [0.0, 0.2]
-    crop = load_evaluation_set(audio_dir / 'clips', SR, segment=0.2, segment_mode='crop', max_clips=2)
+    split = load_evaluation_set(audio_dir / 'clips', SR, segment=0.14)
+    assert len(split) == 6 and {c.wav.shape[-1] for c in split.clips} == {4480}  # 2 whole segments per file
+    assert [c.offset for c in split.clips[:2]] == [0.0, 0.14]
+    crop = load_evaluation_set(audio_dir / 'clips', SR, segment=0.14, segment_mode='crop', max_clips=2)
     assert len(crop) == 2 and crop.num_files == 2
     whole = load_evaluation_set(audio_dir / 'clips', SR, segment=10.0)
-    assert [c.wav.shape[-1] for c in whole.clips] == [16000] * 3  # shorter than a segment: kept whole
+    assert [c.wav.shape[-1] for c in whole.clips] == [9600] * 3  # shorter than a segment: kept whole
     described = json.loads(json.dumps(split.describe()))
     assert described['num_clips'] == 6 and len(described['clips']) == 6
 
@@ -216,6 +221,6 @@ def test_evaluation_set_from_folders_and_manifests(audio_dir, tmp_path):
     with pytest.raises(FileNotFoundError):
         load_evaluation_set(tmp_path / 'absent', SR)
     with pytest.raises(ValueError, match="segment mode"):
-        load_evaluation_set(audio_dir / 'clips', SR, segment=0.2, segment_mode='random')
+        load_evaluation_set(audio_dir / 'clips', SR, segment=0.14, segment_mode='random')
     with pytest.raises(ValueError, match="No evaluation clip"):
         load_evaluation_set(audio_dir / 'clips', SR, min_duration=1.0)

@@ -12,7 +12,7 @@ from tests.conftest import build_tiny
 SR = 32000
 
 
-def clip(kind: str, seed: int, seconds: float = 0.5) -> torch.Tensor:
+def clip(kind: str, seed: int, seconds: float = 0.3) -> torch.Tensor:
     return torch.from_numpy(synth_clip(kind, seconds, SR, np.random.default_rng(seed)))[None, None]
 
 
@@ -53,7 +53,7 @@ def test_own_tokens_reproduce_the_decode_and_swaps_take_the_high_branch_of_b(tin
 
 
 def test_token_editing_returns_numbers_and_writes_examples(tiny_model, tmp_path):
-    a, b = clip('drums', 2), clip('chirp_linear', 3, seconds=0.6)
+    a, b = clip('drums', 2), clip('chirp_linear', 3, seconds=0.4)
     scores = te.token_editing(tiny_model, a, b, out_dir=tmp_path)
     assert all(isinstance(v, float) and np.isfinite(v) for s in scores.values() for v in s.values())
     names = {'a', 'b', 'recon_a', 'recon_b', 'swapped', 'low_only', 'high_zeroed'}

@@ -8,6 +8,7 @@ from bandsplit_audiocraft.train import get_solver, main
 
 OVERRIDES = [
     'solver=bandsplit_codec/tiny', 'cascade.branch_phase=1', 'cascade.joint_phase=1', 'optim.updates_per_epoch=2',
+    'dataset.train.num_samples=8',
     'dataset.batch_size=4', 'dataset.segment_duration=0.25',
     # a small discriminator per branch, so that freezing discriminators is checked too
     'adversarial.adversaries=[msstftd]', 'losses.adv=1', 'losses.feat=1', 'msstftd.filters=2',

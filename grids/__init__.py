@@ -1,0 +1,1 @@
+"""Dora grids of bandsplit_audiocraft: `dora grid bandsplit.<name>` runs `grids/bandsplit/<name>.py`."""
