@@ -226,11 +226,13 @@ class Runner:
         self.failed: list[tuple[Path, str]] = []
         self.done = 0
 
-    def progress_factory(self) -> tp.Optional[tp.Callable[..., tp.Any]]:
+    def progress_factory(self, position: int = 0) -> tp.Optional[tp.Callable[..., tp.Any]]:
+        """Bars over the chunks of one long file (below the bar over files at `position` 1)."""
         if self.args.quiet:
             return None
         from tqdm import tqdm
-        return functools.partial(tqdm, leave=False, file=sys.stderr, dynamic_ncols=True, disable=None)
+        return functools.partial(tqdm, leave=False, file=sys.stderr, dynamic_ncols=True, disable=None,
+                                 position=position)
 
     def say(self, text: str) -> None:
         if not self.args.quiet:
@@ -250,7 +252,7 @@ class Runner:
         if len(jobs) > 1 and not self.args.quiet:
             from tqdm import tqdm
             bar = tqdm(total=len(jobs), desc=verb, unit='file', file=sys.stderr, dynamic_ncols=True, disable=None)
-        file_progress = self.progress_factory() if len(jobs) == 1 else None
+        file_progress = self.progress_factory(position=0 if bar is None else 1)
         try:
             for src, dst in jobs:
                 key = dst.absolute()
@@ -262,7 +264,7 @@ class Runner:
                         message = work(src, dst, file_progress)
                     except KeyboardInterrupt:
                         raise
-                    except Exception as err:  # noqa: BLE001 - reported, then the other files go on
+                    except Exception as err:  # reported, then the other files go on
                         if self.args.debug:
                             raise
                         self.error(src, _describe_error(err))

@@ -74,7 +74,7 @@ def load_codec(checkpoint: tp.Union[str, Path], device: str = 'cpu') -> Codec:
     try:
         identity = model_id(path)
         model = CompressionModel.get_pretrained(str(path), device=device)
-    except Exception as err:  # noqa: BLE001 - any failure here means "not a usable checkpoint"
+    except Exception as err:  # any failure here means "not a usable checkpoint"
         raise CheckpointError(f"Cannot load checkpoint {str(path)!r}: it is not an exported band-split model "
                               f"({type(err).__name__}: {err}).") from err
     if not isinstance(model, BandSplitCompressionModel):
