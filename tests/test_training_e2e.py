@@ -23,6 +23,18 @@ def dora_run(dora_dir: Path, overrides: tp.Sequence[str], **kwargs) -> subproces
                             start_new_session=True, **kwargs)
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> str:
+    """Wait for a dora run; on timeout kill its whole process group, so that nothing outlives the test."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, err[-3000:]
+    return err
+
+
 def single_xp(dora_dir: Path) -> Path:
     xps = [p for p in (dora_dir / 'xps').iterdir() if p.is_dir()]
     assert len(xps) == 1, xps
@@ -43,9 +55,7 @@ def test_full_cascade_trains_exports_and_loads(tmp_path, corpus_dir):
     from bandsplit_audiocraft.models import BandSplitCompressionModel, get_bandsplit_model
 
     overrides = ['solver=bandsplit_codec/tiny', f'corpus_dir={corpus_dir}']
-    proc = dora_run(tmp_path / 'dora', overrides)
-    _, err = proc.communicate(timeout=1500)
-    assert proc.returncode == 0, err[-3000:]
+    finish(dora_run(tmp_path / 'dora', overrides), timeout=2400)
     xp = single_xp(tmp_path / 'dora')
     hist = history(xp)
     assert [int(h['train']['phase']) for h in hist] == [0, 0, 1, 1, 2, 2]
@@ -105,9 +115,7 @@ def test_killed_run_resumes_in_its_phase(tmp_path, corpus_dir):
     assert saved['phase'] == ('low' if epochs_done <= 2 else 'high'), saved
     resume_phase = 'low' if epochs_done < 2 else ('high' if epochs_done < 4 else 'joint')
 
-    proc = dora_run(dora_dir, overrides)
-    _, err = proc.communicate(timeout=1200)
-    assert proc.returncode == 0, err[-3000:]
+    finish(dora_run(dora_dir, overrides), timeout=1200)
     assert single_xp(dora_dir) == xp
     log = (xp / 'solver.log.0').read_text()
     assert f"Resuming in phase '{resume_phase}' after update {saved['update']}" in log
