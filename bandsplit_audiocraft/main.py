@@ -3,12 +3,13 @@
 1. `dora run solver=bandsplit_codec/tiny` trains a CPU-sized band-split codec through the whole cascade
    (low branch, high branch with the low one frozen, joint fine-tune) on the embedded corpus; a run that was
    interrupted resumes from its last checkpoint;
-2. the single-branch 32 kHz baseline of the same width and bitrate is trained with the same solver, data
-   and number of updates (`--no-baseline` skips it);
+2. the single-branch baselines at the same 4 kbps, a SEANet/RVQ branch of the same width at 32 kHz and
+   DAC at 32 kHz, are trained with the same solver, data and number of updates
+   (`bandsplit_audiocraft.baselines`; `--baselines` chooses them, `--baselines none` skips them);
 3. the experiments are exported to audiocraft's release format;
 4. the band-split export is loaded back with `CompressionModel.get_pretrained`, and an evaluation clip is
    compressed to codes and reconstructed, at 32 kHz and from the low-band codebooks alone at 16 kHz;
-5. the evaluation report (`bandsplit_audiocraft.evaluation.report`) scores both models side by side on the
+5. the evaluation report (`bandsplit_audiocraft.evaluation.report`) scores the models side by side on the
    corpus' evaluate split: metrics at 16 and 32 kHz, band analysis, inpainting, token editing, spectrograms;
 6. what was done and where everything is goes to stdout.
 
@@ -25,9 +26,8 @@ import time
 import typing as tp
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OVERRIDES = ['solver=bandsplit_codec/tiny']
-# The single-branch baseline: 8 codebooks at 32 kHz, trained for as many updates as the whole cascade.
-BASELINE_OVERRIDES = ['model=bandsplit/single_32k', 'cascade.joint_phase=6']
+SOLVER = 'bandsplit_codec/tiny'
+DEFAULT_BASELINES = 'seanet_32k,dac_32k'
 
 
 def run_training(overrides: tp.Sequence[str], env: tp.Dict[str, str]) -> None:
@@ -47,12 +47,21 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default=str(REPO / 'outputs' / 'main'), help="folder for the exported model, "
                         "the reconstructed audio and the summary (default: outputs/main)")
-    parser.add_argument('--no-baseline', action='store_true', help="skip training the single-branch baseline")
+    parser.add_argument('--baselines', default=DEFAULT_BASELINES, help="comma-separated baselines to train and "
+                        "report beside the band-split codec, among those of `python -m bandsplit_audiocraft.baselines`"
+                        " (default: %(default)s; `none` for none)")
     parser.add_argument('overrides', nargs='*', help="extra dora/hydra overrides, e.g. cascade.branch_phase=1")
     args = parser.parse_args(argv)
+    from .baselines import BANDSPLIT, COMPARED, matched_overrides
+    baselines = [b.strip() for b in args.baselines.split(',') if b.strip() and b.strip() != 'none']
+    unknown = [b for b in baselines if b not in COMPARED or b == BANDSPLIT]
+    if unknown:
+        parser.error(f"unknown baseline(s) {', '.join(unknown)}; choose among "
+                     f"{', '.join(b for b in COMPARED if b != BANDSPLIT)}")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    overrides = [*DEFAULT_OVERRIDES, *args.overrides]
+    overrides = matched_overrides(BANDSPLIT, args.overrides, solver=SOLVER)
+    baseline_overrides = {name: matched_overrides(name, args.overrides, solver=SOLVER) for name in baselines}
     env = dict(os.environ)
     env.setdefault('AUDIOCRAFT_DORA_DIR', str(REPO / 'outputs'))
     os.environ.setdefault('AUDIOCRAFT_DORA_DIR', env['AUDIOCRAFT_DORA_DIR'])
@@ -60,9 +69,8 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     start = time.time()
     run_training(overrides, env)
     train_time = time.time() - start
-    baseline_overrides = [*overrides, *BASELINE_OVERRIDES]
-    if not args.no_baseline:
-        run_training(baseline_overrides, env)
+    for name in baselines:
+        run_training(baseline_overrides[name], env)
 
     import torch
 
@@ -114,9 +122,9 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     }
     from .evaluation.report import make_report
     checkpoints, names = [exported], ['bandsplit']
-    if not args.no_baseline:
-        checkpoints.append(export_checkpoint(experiment_folder(baseline_overrides), out / 'baseline_single_32k.th'))
-        names.append('single_branch_32k')
+    for name in baselines:
+        checkpoints.append(export_checkpoint(experiment_folder(baseline_overrides[name]), out / f'baseline_{name}.th'))
+        names.append(name)
     report = out / 'report'
     make_report(checkpoints, manifest, report, names=names, command=' '.join(['python -m bandsplit_audiocraft.main',
                                                                                *(argv or sys.argv[1:])]))

@@ -13,6 +13,10 @@ its own overrides of `seanet` / `rvq`::
     seanet: {...}
     rvq: {...}
 
+A branch may instead use the DAC architecture (`architecture: dac`, see `dac_branch.py`), configured by
+its own `dac` block (DAC's constructor arguments, merged over the shared `dac` block); its `seanet` and `rvq`
+keys are then ignored. The DAC baselines are single-branch models of this kind.
+
 Branches are ordered by sample rate, whatever their order in the config. A branch with `enabled: false`
 is left out (the single-branch baselines switch one off this way, which keeps every config of a grid the
 same shape, as dora requires).
@@ -24,6 +28,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from .bandsplit import BandSplitCompressionModel
 from .branch import CodecBranch
+from .dac_branch import DACBranch
+
+ARCHITECTURES = ('seanet', 'dac')
 
 
 def _as_dict(cfg: tp.Any) -> tp.Dict[str, tp.Any]:
@@ -61,7 +68,8 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
     channels = int(spec.get('channels', cfg.get('channels', 1)))
     shared_seanet = _as_dict(cfg.get('seanet'))
     shared_rvq = _as_dict(cfg.get('rvq'))
-    branches = []
+    shared_dac = _as_dict(cfg.get('dac'))
+    branches: tp.List[tp.Union[CodecBranch, DACBranch]] = []
     for name, branch_cfg in branches_cfg.items():
         if not _enabled(branch_cfg):  # switched off (`branches.low.enabled: false`) or removed (`null`)
             continue
@@ -69,10 +77,19 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
         branch_cfg.pop('enabled', None)
         if 'sample_rate' not in branch_cfg:
             raise ValueError(f"Branch {name!r} has no sample_rate.")
-        seanet = _merge(shared_seanet, _as_dict(branch_cfg.get('seanet')))
-        rvq = _merge(shared_rvq, _as_dict(branch_cfg.get('rvq')))
-        branches.append(CodecBranch.build(int(branch_cfg['sample_rate']), seanet, rvq, channels=channels,
-                                          name=str(name)))
+        architecture = str(branch_cfg.get('architecture', 'seanet'))
+        if architecture == 'dac':
+            dac_kwargs = _merge(shared_dac, _as_dict(branch_cfg.get('dac')))
+            branches.append(DACBranch(int(branch_cfg['sample_rate']), **dac_kwargs, channels=channels,
+                                      name=str(name)))
+        elif architecture == 'seanet':
+            seanet = _merge(shared_seanet, _as_dict(branch_cfg.get('seanet')))
+            rvq = _merge(shared_rvq, _as_dict(branch_cfg.get('rvq')))
+            branches.append(CodecBranch.build(int(branch_cfg['sample_rate']), seanet, rvq, channels=channels,
+                                              name=str(name)))
+        else:
+            raise ValueError(f"Branch {name!r}: unknown architecture {architecture!r}, expected one of "
+                             f"{', '.join(ARCHITECTURES)}.")
     branches.sort(key=lambda b: b.sample_rate)
     model = BandSplitCompressionModel(branches)
     if 'sample_rate' in cfg and cfg['sample_rate'] is not None and int(cfg['sample_rate']) != model.sample_rate:
