@@ -1,4 +1,5 @@
-"""Command line of the band-split codec: `python -m bandsplit_audiocraft.codec <command> ...`.
+"""Command line of the band-split codec: `bandsplit-codec <command> ...` (the console script installed with
+the package), or equivalently `python -m bandsplit_audiocraft.codec <command> ...`.
 
 Commands: `compress` (audio -> `.bsac`), `decompress` (`.bsac` -> WAV), `tokenize` (audio -> int16 `.npy`
 codes and a JSONL manifest, for language-model training) and `info` (what a `.bsac` file holds). Each takes
@@ -24,27 +25,33 @@ from . import bitstream as bs
 EPILOG = """\
 examples:
   # compress a file at the model's full bitrate, then decode it back to 32 kHz
-  python -m bandsplit_audiocraft.codec compress song.flac --checkpoint bandsplit.th
-  python -m bandsplit_audiocraft.codec decompress song.bsac song_decoded.wav --checkpoint bandsplit.th
+  bandsplit-codec compress song.flac --checkpoint bandsplit.th
+  bandsplit-codec decompress song.bsac song_decoded.wav --checkpoint bandsplit.th
 
   # a folder at 2 kbps (the lowest branch's codebooks come first), mirrored into out/
-  python -m bandsplit_audiocraft.codec compress music/ out/ --bitrate 2 --checkpoint bandsplit.th
+  bandsplit-codec compress music/ out/ --bitrate 2 --checkpoint bandsplit.th
 
   # the 16 kHz low band of a full-band file, or its 32 kHz upsampling
-  python -m bandsplit_audiocraft.codec decompress song.bsac low.wav --low-band-only --checkpoint bandsplit.th
-  python -m bandsplit_audiocraft.codec decompress song.bsac low32.wav --low-band-only --rate 32000 \\
+  bandsplit-codec decompress song.bsac low.wav --low-band-only --checkpoint bandsplit.th
+  bandsplit-codec decompress song.bsac low32.wav --low-band-only --rate 32000 \\
       --checkpoint bandsplit.th
 
   # tokens for language-model training: one int16 array [C, K, F] per file and a manifest
-  python -m bandsplit_audiocraft.codec tokenize music/ tokens/ --mono --checkpoint bandsplit.th
+  bandsplit-codec tokenize music/ tokens/ --mono --checkpoint bandsplit.th
 
   # what a compressed file holds
-  python -m bandsplit_audiocraft.codec info song.bsac
+  bandsplit-codec info song.bsac
 
 Multichannel audio is coded channel by channel (the model is mono): a .bsac file of C channels holds C
 streams one after the other. Inputs of any rate are resampled to the model's rate (julius); any format
 soundfile reads is streamed from disk, others (mp3, m4a...) are decoded whole with PyAV.
 """
+
+
+def _prog() -> str:
+    """`bandsplit-codec` when run as the console script, the module invocation otherwise."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ''
+    return name if name == 'bandsplit-codec' else 'python -m bandsplit_audiocraft.codec'
 
 
 class UsageError(Exception):
@@ -90,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog='python -m bandsplit_audiocraft.codec', formatter_class=formatter, epilog=EPILOG,
+        prog=_prog(), formatter_class=formatter, epilog=EPILOG,
         description="Compress audio to .bsac files with a band-split neural codec, decompress them, tokenize\n"
                     "audio for language models and inspect compressed files. Codes are time-aligned across\n"
                     "branches (50 Hz frames), lowest branch first: the first codebooks alone decode to the low\n"

@@ -14,7 +14,7 @@ Differences from `dac.DAC` itself, all at the edges:
   convolutions lose one sample per odd stride), which keeps branches time-aligned;
 - `set_num_codebooks` restricts encoding to the first codebooks, as `n_quantizers` does in DAC.
 
-The `dac` package (extra `bandsplit-audiocraft[dac]`) is imported only when a DAC branch is built.
+The `dac` package (`descript-audio-codec`, slow to import) is imported only when a DAC branch is built.
 """
 
 from fractions import Fraction
@@ -36,8 +36,8 @@ def _import_dac() -> tp.Any:
         from dac.model import dac as dac_model
         from dac.nn import quantize
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise ImportError("The DAC baseline needs the `descript-audio-codec` package: install "
-                          "`bandsplit-audiocraft[dac]` (the test extra includes it).") from exc
+        raise ImportError("The DAC architecture needs the `descript-audio-codec` package, a dependency of "
+                          "bandsplit-audiocraft: reinstall the project (`uv sync --frozen`).") from exc
     return dac_model, quantize
 
 

@@ -3,6 +3,7 @@ for `--help`): round trips against the model's own API, sizes and bitrates, the 
 errors, folders, overwriting and tokenization."""
 import json
 from pathlib import Path
+import sys
 
 import numpy as np
 import pytest
@@ -308,14 +309,19 @@ def test_info(short_bsac, tiny_checkpoint, codec, capsys):
     assert first['model_check'].startswith("matches") and second['model_id'] == first['model_id']
 
 
+CONSOLE_SCRIPT = Path(sys.executable).parent / 'bandsplit-codec'
+
+
 @background_run('help', 'test_help_reads_well')
 def help_args(folder: Path) -> list[str]:
-    return ['-m', 'bandsplit_audiocraft.codec', '--help']
+    return [str(CONSOLE_SCRIPT), '--help']  # the installed console script (a Python script)
 
 
 def test_help_reads_well(background, capsys):
+    assert CONSOLE_SCRIPT.is_file(), "the package installs the `bandsplit-codec` console script"
     returncode, stdout, stderr = background.result('help')
     assert returncode == 0, stderr[-2000:]
+    assert stdout.startswith('usage: bandsplit-codec ')
     for word in ('compress', 'decompress', 'tokenize', 'info', 'examples:', '--low-band-only', 'kbps'):
         assert word in stdout
     assert run('compress', '--help') == 0
