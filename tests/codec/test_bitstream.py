@@ -7,6 +7,7 @@ import os
 import signal
 import struct
 import time
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -108,18 +109,11 @@ def test_unpack_rejects_bad_lengths_and_padding():
         bs.unpack_codes(bytes([0x00, 0x7F, 0xF1]), 1, 2, 10)
 
 
-def test_pack_unpack_speed():
-    codes = np.random.default_rng(0).integers(0, 1024, size=(8, 30_000))
-    bs.unpack_codes(bs.pack_codes(codes, 10), 8, 30_000, 10)  # warm up
-    start = time.perf_counter()
+def test_pack_unpack_ten_minutes_of_codes():
+    codes = np.random.default_rng(0).integers(0, 1024, size=(8, 30_000))  # 10 min at 50 Hz, 8 codebooks
     data = bs.pack_codes(codes, 10)
-    packed = time.perf_counter()
-    back = bs.unpack_codes(data, 8, 30_000, 10)
-    done = time.perf_counter()
-    np.testing.assert_array_equal(back, codes)
     assert len(data) == 8 * 37_500
-    print(f"pack {1e3 * (packed - start):.1f} ms, unpack {1e3 * (done - packed):.1f} ms for 8 x 30000 codes")
-    assert done - start < 0.5
+    np.testing.assert_array_equal(bs.unpack_codes(data, 8, 30_000, 10), codes)
 
 
 # ------------------------------------------------------------------------------------------------ the file
@@ -313,12 +307,16 @@ def test_huge_announced_sizes_fail_fast_without_allocating():
     frames = 2 ** 32 - 1
     header = make_header(length=frames * 640, num_frames=frames)
     data = bs._encode_header(header, 0)
-    start = time.perf_counter()
-    with pytest.raises(InvalidHeaderError, match='more than the limit'):
-        bs.decode_stream(data)
-    with pytest.raises(TruncatedStreamError, match=f'expected {bs.encoded_size(header)}'):
-        bs.decode_stream(data + bytes(1000), max_codes=2 ** 40)  # the payload is read in bounded chunks
-    assert time.perf_counter() - start < 1
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidHeaderError, match='more than the limit'):
+            bs.decode_stream(data)
+        with pytest.raises(TruncatedStreamError, match=f'expected {bs.encoded_size(header)}'):
+            bs.decode_stream(data + bytes(1000), max_codes=2 ** 40)  # the payload is read in bounded chunks
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2 ** 20, peak  # the announced payload is 40 GB
 
 
 # -------------------------------------------------------------------------------------------------- fuzzing
@@ -417,9 +415,7 @@ def test_fuzz_corruptions_raise_bitstream_errors_only():
                 assert header == originals[index][0] and np.array_equal(codes, originals[index][1])
     finally:
         signal.signal(signal.SIGALRM, previous)
-    elapsed = time.perf_counter() - start
-    print(f"{len(cases)} corruptions in {elapsed:.2f} s: {dict(sorted(seen.items()))}")
-    assert elapsed < 10
+    print(f"{len(cases)} corruptions in {time.perf_counter() - start:.2f} s: {dict(sorted(seen.items()))}")
     for name in ('NotAStreamError', 'UnsupportedVersionError', 'TruncatedStreamError', 'CorruptedStreamError',
                  'InvalidHeaderError'):
         assert seen.get(name, 0) > 0, (name, seen)
