@@ -1,7 +1,7 @@
 """Compression models: the band-split codec and its branches (SEANet + RVQ, or DAC)."""
 from .bandsplit import BandSplitCompressionModel, BandSplitResult
-from .branch import CodecBranch
+from .branch import Branch, CodecBranch
 from .builders import get_bandsplit_model
 from .dac_branch import DACBranch
 
-__all__ = ['BandSplitCompressionModel', 'BandSplitResult', 'CodecBranch', 'DACBranch', 'get_bandsplit_model']
+__all__ = ['BandSplitCompressionModel', 'BandSplitResult', 'Branch', 'CodecBranch', 'DACBranch', 'get_bandsplit_model']

@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from .. import bands
-from .branch import CodecBranch
-from .dac_branch import DACBranch
+from .branch import Branch
 
 
 @dataclass
@@ -51,11 +50,11 @@ class BandSplitCompressionModel(CompressionModel):
     """Frequency-band split codec built from audiocraft's SEANet autoencoders and residual vector quantizers.
 
     Args:
-        branches (list of CodecBranch or DACBranch): Branches in increasing sample rate order; all must share the same
+        branches (list of Branch): Branches in increasing sample rate order; all must share the same
             frame rate, channel count and codebook size.
     """
 
-    def __init__(self, branches: tp.Sequence[tp.Union[CodecBranch, DACBranch]]):
+    def __init__(self, branches: tp.Sequence[Branch]):
         super().__init__()
         if len(branches) == 0:
             raise ValueError("A band-split model needs at least one branch.")

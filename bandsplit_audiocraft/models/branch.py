@@ -1,9 +1,11 @@
-"""One branch of a band-split codec: a SEANet encoder, a residual vector quantizer and a SEANet decoder
-working at the branch's own sample rate.
+"""One branch of a band-split codec: an encoder, a residual vector quantizer and a decoder working at the
+branch's own sample rate.
 
-A branch is an EnCodec autoencoder without the `CompressionModel` API around it: it codes whatever signal
-it is given (the residual left by the lower branches) and knows its sample rate and hop length, from
-which the shared frame rate follows.
+A branch is a codec autoencoder without the `CompressionModel` API around it: it codes whatever signal it
+is given (the residual left by the lower branches) and knows its sample rate and hop length, from which
+the shared frame rate follows. `Branch` is what the band-split model relies on; `CodecBranch` is the
+EnCodec architecture (audiocraft's SEANet encoder/decoder and residual vector quantizer), `DACBranch`
+(`dac_branch.py`) the DAC one.
 """
 
 from fractions import Fraction
@@ -16,7 +18,103 @@ import torch
 from torch import nn
 
 
-class CodecBranch(nn.Module):
+class Branch(nn.Module):
+    """What the band-split model needs of a branch: an autoencoder with a residual quantizer at one rate.
+
+    Subclasses provide `hop_length`, `cardinality`, `total_codebooks`, `_set_codebooks(n)`, and the coding
+    steps `_code(x)` (training/inference forward of the active codebooks), `_encode(x)`, `_decode_latent(codes)`
+    and `_decode(latent)`; this base handles the rest: frame rate, bitrate, and the inactive state where
+    `set_num_codebooks(0)` leaves the branch no codebook (it then codes nothing and decodes to silence).
+    """
+
+    def __init__(self, sample_rate: int, name: str = ''):
+        super().__init__()
+        self.sample_rate = int(sample_rate)
+        self.name = name or f"{self.sample_rate}hz"
+        self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
+
+    hop_length: int
+    cardinality: int
+    total_codebooks: int
+    channels: int
+    latent_dim: int
+
+    @property
+    def frame_rate(self) -> Fraction:
+        """Frames per second, exact."""
+        return Fraction(self.sample_rate, self.hop_length)
+
+    @property
+    def num_codebooks(self) -> int:
+        return self._active_codebooks() if self.active else 0
+
+    def set_num_codebooks(self, n: int) -> None:
+        if not 0 <= n <= self.total_codebooks:
+            raise ValueError(f"Branch {self.name!r} has {self.total_codebooks} codebooks, cannot use {n}.")
+        self.active = n > 0
+        if n > 0:
+            self._set_codebooks(n)
+
+    @property
+    def bandwidth(self) -> float:
+        """Bitrate of the active codebooks in kbps."""
+        return self.num_codebooks * float(self.frame_rate) * math.log2(self.cardinality) / 1000
+
+    def _empty_codes(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(x.shape[0], 0, x.shape[-1] // self.hop_length, dtype=torch.long)
+
+    def forward(self, x: torch.Tensor) -> qt.QuantizedResult:
+        """Code `x` (`[B, C, F * hop]`); the result's `x` is the decoded signal of the same shape."""
+        if not self.active:
+            zero = x.new_zeros(())
+            return qt.QuantizedResult(torch.zeros_like(x), self._empty_codes(x), zero, penalty=zero)
+        return self._code(x)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes of `x`, `[B, K, F]` with `K = num_codebooks`."""
+        return self._encode(x) if self.active else self._empty_codes(x)
+
+    def decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
+        """Quantized latent `[B, D, F]` from codes `[B, K, F]` (K may be 0: the latent is then zero)."""
+        if codes.shape[1] == 0:
+            return torch.zeros(codes.shape[0], self.latent_dim, codes.shape[-1], device=codes.device,
+                               dtype=self._dtype())
+        return self._decode_latent(codes)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Decoded signal `[B, C, F * hop]` from codes `[B, K, F]`; zero when `K == 0`."""
+        if codes.shape[1] == 0:
+            return torch.zeros(codes.shape[0], self.channels, codes.shape[-1] * self.hop_length,
+                               device=codes.device, dtype=self._dtype())
+        return self._decode(self._decode_latent(codes))
+
+    def _dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, sample_rate={self.sample_rate}, hop_length={self.hop_length}"
+
+    # To implement by each architecture.
+    def _active_codebooks(self) -> int:
+        raise NotImplementedError
+
+    def _set_codebooks(self, n: int) -> None:
+        raise NotImplementedError
+
+    def _code(self, x: torch.Tensor) -> qt.QuantizedResult:
+        raise NotImplementedError
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _decode(self, latent: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class CodecBranch(Branch):
     """SEANet + RVQ autoencoder at one sample rate.
 
     Args:
@@ -29,93 +127,56 @@ class CodecBranch(nn.Module):
 
     def __init__(self, encoder: SEANetEncoder, decoder: SEANetDecoder, quantizer: qt.ResidualVectorQuantizer,
                  sample_rate: int, name: str = ''):
-        super().__init__()
+        super().__init__(sample_rate, name)
         if encoder.hop_length != decoder.hop_length:
-            raise ValueError(f"Branch {name!r}: encoder hop {encoder.hop_length} differs from decoder hop "
+            raise ValueError(f"Branch {self.name!r}: encoder hop {encoder.hop_length} differs from decoder hop "
                              f"{decoder.hop_length}.")
         if quantizer.dimension != encoder.dimension:
-            raise ValueError(f"Branch {name!r}: quantizer dimension {quantizer.dimension} differs from encoder "
-                             f"dimension {encoder.dimension}.")
+            raise ValueError(f"Branch {self.name!r}: quantizer dimension {quantizer.dimension} differs from "
+                             f"encoder dimension {encoder.dimension}.")
         self.encoder = encoder
         self.decoder = decoder
         self.quantizer = quantizer
-        self.sample_rate = int(sample_rate)
-        self.name = name or f"{self.sample_rate}hz"
-        self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
 
     @property
-    def hop_length(self) -> int:
+    def hop_length(self) -> int:  # type: ignore[override]
         return int(self.encoder.hop_length)
 
     @property
-    def frame_rate(self) -> Fraction:
-        """Frames per second, exact."""
-        return Fraction(self.sample_rate, self.hop_length)
-
-    @property
-    def channels(self) -> int:
+    def channels(self) -> int:  # type: ignore[override]
         return int(self.encoder.channels)
 
     @property
-    def cardinality(self) -> int:
+    def latent_dim(self) -> int:  # type: ignore[override]
+        return int(self.quantizer.dimension)
+
+    @property
+    def cardinality(self) -> int:  # type: ignore[override]
         return int(self.quantizer.bins)
 
     @property
-    def total_codebooks(self) -> int:
+    def total_codebooks(self) -> int:  # type: ignore[override]
         return int(self.quantizer.total_codebooks)
 
-    @property
-    def num_codebooks(self) -> int:
-        return int(self.quantizer.num_codebooks) if self.active else 0
+    def _active_codebooks(self) -> int:
+        return int(self.quantizer.num_codebooks)
 
-    def set_num_codebooks(self, n: int) -> None:
-        if not 0 <= n <= self.total_codebooks:
-            raise ValueError(f"Branch {self.name!r} has {self.total_codebooks} codebooks, cannot use {n}.")
-        self.active = n > 0
-        if n > 0:
-            self.quantizer.set_num_codebooks(n)
+    def _set_codebooks(self, n: int) -> None:
+        self.quantizer.set_num_codebooks(n)
 
-    @property
-    def bandwidth(self) -> float:
-        """Bitrate of the active codebooks in kbps."""
-        return self.num_codebooks * float(self.frame_rate) * math.log2(self.cardinality) / 1000
-
-    def forward(self, x: torch.Tensor) -> qt.QuantizedResult:
-        """Code `x` (`[B, C, F * hop]`); the result's `x` is the decoded signal of the same shape."""
-        if not self.active:
-            frames = x.shape[-1] // self.hop_length
-            zero = x.new_zeros(())
-            return qt.QuantizedResult(torch.zeros_like(x), x.new_zeros(x.shape[0], 0, frames, dtype=torch.long),
-                                      zero, penalty=zero)
+    def _code(self, x: torch.Tensor) -> qt.QuantizedResult:
         q_res = self.quantizer(self.encoder(x), float(self.frame_rate))  # type: ignore[arg-type]
         q_res.x = self.decoder(q_res.x)
         return q_res
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes of `x`, `[B, K, F]` with `K = num_codebooks`."""
-        if not self.active:
-            return x.new_zeros(x.shape[0], 0, x.shape[-1] // self.hop_length, dtype=torch.long)
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.quantizer.encode(self.encoder(x))
 
-    def decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
-        """Quantized latent `[B, D, F]` from codes `[B, K, F]` (K may be 0: the latent is then zero)."""
-        if codes.shape[1] == 0:
-            return torch.zeros(codes.shape[0], self.quantizer.dimension, codes.shape[-1],
-                               device=codes.device, dtype=self._dtype())
+    def _decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
         return self.quantizer.decode(codes)
 
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Decoded signal `[B, C, F * hop]` from codes `[B, K, F]`; zero when `K == 0`."""
-        if codes.shape[1] == 0:
-            return torch.zeros(codes.shape[0], self.channels, codes.shape[-1] * self.hop_length,
-                               device=codes.device, dtype=self._dtype())
-        return self.decoder(self.decode_latent(codes))
-
-    def _dtype(self) -> torch.dtype:
-        return next(self.parameters()).dtype
-
-    def extra_repr(self) -> str:
-        return f"name={self.name!r}, sample_rate={self.sample_rate}, hop_length={self.hop_length}"
+    def _decode(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latent)
 
     @staticmethod
     def build(sample_rate: int, seanet: tp.Dict[str, tp.Any], rvq: tp.Dict[str, tp.Any],

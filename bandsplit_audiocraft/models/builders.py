@@ -27,7 +27,7 @@ import typing as tp
 from omegaconf import DictConfig, OmegaConf
 
 from .bandsplit import BandSplitCompressionModel
-from .branch import CodecBranch
+from .branch import Branch, CodecBranch
 from .dac_branch import DACBranch
 
 ARCHITECTURES = ('seanet', 'dac')
@@ -69,7 +69,7 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
     shared_seanet = _as_dict(cfg.get('seanet'))
     shared_rvq = _as_dict(cfg.get('rvq'))
     shared_dac = _as_dict(cfg.get('dac'))
-    branches: tp.List[tp.Union[CodecBranch, DACBranch]] = []
+    branches: tp.List[Branch] = []
     for name, branch_cfg in branches_cfg.items():
         if not _enabled(branch_cfg):  # switched off (`branches.low.enabled: false`) or removed (`null`)
             continue
