@@ -1,9 +1,12 @@
-"""`dora grid ... --dry_run --init` lists the XPs the grid files define."""
+"""The dora grids: `dora grid ... --dry_run --init` lists the XPs the sweep defines, and the explorer's table
+shows what a real run logged."""
+import json
 import os
 from pathlib import Path
 import re
 import subprocess
 import sys
+import typing as tp
 
 import pytest
 
@@ -13,29 +16,75 @@ REPO = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
 
-def dry_run(grid: str, dora_dir: Path) -> list:
-    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir)}
-    out = subprocess.run([sys.executable, '-m', 'dora', 'grid', grid, '--dry_run', '--init'], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=600)
+def grid_table(grid: str, dora_dir: Path, *args: str, env: tp.Optional[dict] = None,
+               timeout: float = 600) -> str:
+    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir), **(env or {})}
+    out = subprocess.run([sys.executable, '-m', 'dora', 'grid', grid, *args], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr[-3000:]
+    return ANSI.sub('', out.stdout)
+
+
+def table_rows(table: str) -> tp.List[tp.Tuple[str, str, str]]:
+    """(name, state, signature) of every XP of a `dora grid` table."""
     rows = []
-    for line in ANSI.sub('', out.stdout).splitlines():
-        match = re.match(r'^\s*(\d+)\s+(.*?)\s+N/A\s+([0-9a-f]{8})\s', line)
+    for line in table.splitlines():
+        match = re.match(r'^\s*(\d+)\s+(.*?)\s+(N/A|[A-Z]{3})\s+([0-9a-f]{8})\s', line)
         if match:
-            rows.append((match.group(2).strip(), match.group(3)))
+            rows.append((match.group(2).strip(), match.group(3), match.group(4)))
     return rows
+
+
+def dry_run(grid: str, dora_dir: Path) -> list:
+    return [(name, sig) for name, _, sig in table_rows(grid_table(grid, dora_dir, '--dry_run', '--init'))]
+
+
+def describe_xp(dora_dir: Path, sig: str) -> tuple:
+    """What a registered XP trains, read from its composed config: (architectures, sample rate, codebooks
+    per branch, regime, epochs of each phase)."""
+    from bandsplit_audiocraft.configs import compose
+    from grids.bandsplit._explorers import schedule_of
+    argv = json.loads((dora_dir / 'xps' / sig / '.argv.json').read_text())
+    cfg = compose(argv)
+    branches = sorted((b for b in cfg.bandsplit.branches.values() if b.get('enabled', True)),
+                      key=lambda b: b.sample_rate)
+    archs, codebooks = [], []
+    for b in branches:
+        arch = b.get('architecture', 'seanet')
+        archs.append(arch)
+        if arch == 'dac':
+            codebooks.append(int(b.get('dac', {}).get('n_codebooks', cfg.dac.n_codebooks)))
+        else:
+            codebooks.append(int(b.get('rvq', {}).get('n_q', cfg.rvq.n_q)))
+    schedule = schedule_of(cfg)
+    phases = tuple((p.name, (p.end - p.start) // schedule.updates_per_epoch) for p in schedule.phases)
+    return tuple(archs), int(cfg.sample_rate), tuple(codebooks), cfg.cascade.regime, phases
+
+
+def expected_sweep() -> tp.List[tuple]:
+    """The sweep's definition, written out: per operating point, the cascades, the joint run and the four
+    baselines, each baseline and the joint run trained as long as the longest cascade."""
+    budget = 2 * max(sweep.BRANCH_PHASES) + sweep.JOINT_PHASE
+    expected = []
+    for n_q in sweep.CODEBOOKS_PER_BRANCH:
+        for phase in sweep.BRANCH_PHASES:
+            expected.append((('seanet', 'seanet'), 32000, (n_q, n_q), 'cascade',
+                             (('low', phase), ('high', phase), ('joint', sweep.JOINT_PHASE))))
+        expected.append((('seanet', 'seanet'), 32000, (n_q, n_q), 'joint', (('joint', budget),)))
+        for arch in ['seanet', 'dac']:
+            expected.append(((arch,), 32000, (2 * n_q,), 'cascade', (('joint', budget),)))
+            expected.append(((arch,), 16000, (n_q,), 'cascade', (('joint', budget),)))
+    return expected
 
 
 @pytest.mark.slow
 def test_sweep_lists_both_regimes_all_operating_points_and_baselines(tmp_path):
     rows = dry_run('bandsplit.sweep', tmp_path)
-    per_point = len(sweep.BRANCH_PHASES) + 1 + 2  # cascades, joint, two single-branch baselines
-    assert len(rows) == len(sweep.CODEBOOKS_PER_BRANCH) * per_point
     assert len({sig for _, sig in rows}) == len(rows)
-    names = [name for name, _ in rows]
-    assert sum('regime=joint' in n for n in names) == len(sweep.CODEBOOKS_PER_BRANCH)
-    assert sum('low.enabled=False' in n for n in names) == len(sweep.CODEBOOKS_PER_BRANCH)  # 32 kHz baselines
-    assert sum('sample_rate=16000' in n for n in names) == len(sweep.CODEBOOKS_PER_BRANCH)  # 16 kHz baselines
+    described = sorted(describe_xp(tmp_path, sig) for _, sig in rows)
+    assert described == sorted(expected_sweep())
+    assert {d[3] for d in described} == {'cascade', 'joint'}
+    assert sweep.BASELINES == ['seanet_32k', 'seanet_16k', 'dac_32k', 'dac_16k']
     # Registered XPs exist on disk with their config.
     assert len(list((tmp_path / 'xps').iterdir())) == len(rows)
 
@@ -43,4 +92,17 @@ def test_sweep_lists_both_regimes_all_operating_points_and_baselines(tmp_path):
 @pytest.mark.slow
 def test_debug_grid(tmp_path):
     rows = dry_run('bandsplit.debug', tmp_path)
-    assert len(rows) == 3
+    described = [describe_xp(tmp_path, sig) for _, sig in rows]
+    assert sorted(d[3] for d in described if len(d[0]) == 2) == ['cascade', 'joint']
+    assert sorted(d[0] for d in described if len(d[0]) == 1) == [('dac',), ('seanet',)]
+
+
+def test_explorer_table_of_a_real_history():
+    """`process_history` on the history.json of a real tiny cascade run (3 epochs: low, high, joint)."""
+    history = json.loads((Path(__file__).parent / 'fixtures' / 'tiny_cascade_history.json').read_text())
+    parts = sweep.explorer.process_history(history)
+    assert parts['train']['epoch'] == 3 and parts['train']['phase'] == 2
+    assert set(parts['valid']) == {'mel_low', 'sisnr_low', 'mel_high', 'sisnr_high'}
+    assert set(parts['evaluate']) == {'mel', 'si_sdr', 'mel_low', 'si_sdr_low'}  # no ViSQOL in this run
+    assert all(isinstance(v, float) for stage in ['valid', 'evaluate'] for v in parts[stage].values())
+    assert parts['evaluate']['si_sdr'] == history[-1]['evaluate']['si_sdr']
