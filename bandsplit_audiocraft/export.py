@@ -13,36 +13,21 @@ Command line::
 
 import argparse
 import hashlib
-import os
 from pathlib import Path
 import sys
-import tempfile
 import typing as tp
 
 import audiocraft
 import omegaconf
 import torch
 
+from .utils.atomic import atomic_write
 from .utils.checkpoints import load_training_checkpoint
 
 
 def atomic_torch_save(obj: tp.Any, path: tp.Union[str, Path], overwrite: bool = True) -> Path:
     """`torch.save` to a temporary file next to `path`, then rename it into place."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(obj, f), overwrite=overwrite)
 
 
 def export_package(state: tp.Dict[str, torch.Tensor], cfg: tp.Any) -> tp.Dict[str, tp.Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-import tempfile
 import typing as tp
 
 import julius
@@ -26,7 +25,8 @@ import numpy as np
 import soundfile
 import torch
 
-from ..data.audio_io import FILE_MODE, convert_channels, read_audio
+from ..data.audio_io import convert_channels, read_audio
+from ..utils.atomic import check_destination, publish, temporary_sibling
 
 PathLike = tp.Union[str, os.PathLike]
 #: soundfile formats streamed block by block. Others (e.g. MP3, whose block reads in libsndfile 1.2 do not
@@ -199,21 +199,16 @@ class WavWriter:
         self.path = Path(path)
         if self.path.suffix.lower() != '.wav':
             raise ValueError(f"The output must be a .wav file, got {str(self.path)!r}.")
-        if self.path.is_dir():
-            raise ValueError(f"Cannot write audio to {str(self.path)!r}: it is a directory.")
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{str(self.path)!r} already exists; pass --overwrite to replace it.")
+        check_destination(self.path, overwrite)
         self.overwrite = overwrite
         self.channels = int(channels)
         self.clip = subtype.upper().startswith('PCM')
         self.clipped = 0
         self.frames = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f'.{self.path.name}.', suffix='.tmp')
+        fd, self._tmp = temporary_sibling(self.path)
         os.close(fd)
-        self._tmp = Path(tmp)
         try:
-            self._file = soundfile.SoundFile(tmp, 'w', samplerate=int(sample_rate), channels=self.channels,
+            self._file = soundfile.SoundFile(str(self._tmp), 'w', samplerate=int(sample_rate), channels=self.channels,
                                              subtype=subtype, format='WAV')
         except BaseException:
             self._tmp.unlink(missing_ok=True)
@@ -235,19 +230,7 @@ class WavWriter:
     def commit(self) -> Path:
         """Close the file and move it into place."""
         self._file.close()
-        os.chmod(self._tmp, FILE_MODE)
-        if self.overwrite:
-            os.replace(self._tmp, self.path)
-            return self.path
-        try:
-            os.link(self._tmp, self.path)  # fails if the file appeared meanwhile: never replaces it
-        except FileExistsError:
-            raise FileExistsError(f"{str(self.path)!r} already exists; pass --overwrite to replace it.") from None
-        except OSError:  # no hard links on this file system
-            os.replace(self._tmp, self.path)
-        finally:
-            self._tmp.unlink(missing_ok=True)
-        return self.path
+        return publish(self._tmp, self.path, self.overwrite)
 
     def abort(self) -> None:
         """Drop the temporary file."""

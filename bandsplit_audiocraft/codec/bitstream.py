@@ -80,13 +80,13 @@ import json
 import math
 import numbers
 import os
-from pathlib import Path
-import secrets
 import struct
 import typing as tp
 import zlib
 
 import numpy as np
+
+from ..utils.atomic import atomic_write_bytes
 
 if tp.TYPE_CHECKING:
     import torch
@@ -470,30 +470,7 @@ def write_stream(dest: Destination, header: StreamHeader, codes: CodesLike, *, o
     if not isinstance(dest, str | os.PathLike):
         dest.write(data)
         return len(data)
-    path = Path(dest)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(6)}.tmp')
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if `path` appeared meanwhile: never replaces a file
-            except FileExistsError:
-                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.") from None
-            except OSError:  # no hard links on this file system
-                if path.exists():
-                    raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.") from None
-                os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return len(data)
+    return atomic_write_bytes(dest, data, overwrite=overwrite)
 
 
 def _read_up_to(f: tp.BinaryIO, size: int) -> bytes:

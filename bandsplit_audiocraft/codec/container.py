@@ -18,11 +18,11 @@ from __future__ import annotations
 from fractions import Fraction
 import os
 from pathlib import Path
-import secrets
 import typing as tp
 
 import numpy as np
 
+from ..utils.atomic import atomic_write_bytes
 from . import bitstream as bs
 
 if tp.TYPE_CHECKING:
@@ -66,35 +66,6 @@ def encode_file(header: bs.StreamHeader, codes: tp.Any) -> bytes:
         raise bs.InvalidCodesError(f"Expected codes of shape [{header.channels}, K, F] for {header.channels} "
                                    f"channel(s), got {list(arr.shape)}.")
     return b''.join(bs.encode_stream(header, arr[c]) for c in range(header.channels))
-
-
-def atomic_write_bytes(path: PathLike, data: bytes, *, overwrite: bool = False) -> int:
-    """Write `data` to `path` through a temporary file renamed into place; never replaces unless `overwrite`."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"Cannot write to {str(path)!r}: it is a directory.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} already exists; pass --overwrite to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(6)}.tmp')
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if `path` appeared meanwhile
-            except FileExistsError:
-                raise FileExistsError(f"{str(path)!r} already exists; pass --overwrite to replace it.") from None
-            except OSError:  # no hard links on this file system
-                os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return len(data)
 
 
 def write_file(path: PathLike, header: bs.StreamHeader, codes: tp.Any, *, overwrite: bool = False) -> int:

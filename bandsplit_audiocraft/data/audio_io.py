@@ -16,13 +16,14 @@ Example:
 import logging
 import os
 from pathlib import Path
-import tempfile
 import typing as tp
 
 import julius
 import numpy as np
 import soundfile
 import torch
+
+from ..utils.atomic import atomic_write, check_destination
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +33,6 @@ FLOAT_SUBTYPES = ('FLOAT', 'DOUBLE')
 MAX_CHANNELS = 64  # more "channels" than this almost always means a `[T, C]` array was passed.
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-FILE_MODE = 0o666 & ~_current_umask()  # permissions of the files written here, as open() would give.
 
 
 def _check_rate(sample_rate: tp.Any) -> int:
@@ -101,10 +95,7 @@ def write_wav(path: PathLike, wav: tp.Union[torch.Tensor, np.ndarray], sample_ra
     sample_rate = _check_rate(sample_rate)
     if path.suffix.lower() != '.wav':
         raise ValueError(f"write_wav writes WAV files; the path must end with .wav, got {str(path)!r}.")
-    if path.is_dir():
-        raise ValueError(f"Cannot write audio to {str(path)!r}: it is a directory.")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} already exists; pass overwrite=True to replace it.")
+    check_destination(path, overwrite)
     data = _as_channels_first(wav)
     if subtype in PCM_SUBTYPES:
         peak = float(np.abs(data).max())
@@ -114,33 +105,8 @@ def write_wav(path: PathLike, wav: tp.Union[torch.Tensor, np.ndarray], sample_ra
                            clipped, path, peak, subtype)
             data = np.clip(data, -1.0, 1.0)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            soundfile.write(handle, data, sample_rate, subtype=subtype, format='WAV')
-        os.chmod(tmp, FILE_MODE)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _move_no_clobber(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _move_no_clobber(src: Path, dst: Path) -> None:
-    """Move `src` to `dst` in one step, failing if `dst` appeared meanwhile (hard link, else replace)."""
-    try:
-        os.link(src, dst)
-    except FileExistsError:
-        raise FileExistsError(f"{str(dst)!r} already exists; pass overwrite=True to replace it.") from None
-    except OSError:
-        # The file system has no hard links: the existence check done by the caller has to do.
-        os.replace(src, dst)
-    else:
-        src.unlink()
+    return atomic_write(path, lambda f: soundfile.write(f, data, sample_rate, subtype=subtype, format='WAV'),
+                        overwrite=overwrite)
 
 
 def _read_soundfile(path: Path) -> tp.Tuple[torch.Tensor, int]:

@@ -18,12 +18,11 @@ import logging
 import os
 from pathlib import Path
 import sys
-import tempfile
 import typing as tp
 
 import soundfile
 
-from .audio_io import FILE_MODE
+from ..utils.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +130,7 @@ def write_manifest(entries: tp.Sequence[tp.Dict[str, tp.Any]], out_path: PathLik
     payload = ''.join(lines).encode('utf-8')
     if out_path.suffix.lower() == '.gz':
         payload = gzip.compress(payload, mtime=0)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f'.{out_path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(payload)
-        os.chmod(tmp_name, FILE_MODE)
-        os.replace(tmp_name, out_path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    atomic_write_bytes(out_path, payload, overwrite=True)
     return out_path
 
 

@@ -201,7 +201,7 @@ def test_write_refuses_to_overwrite(tmp_path):
     header = make_header()
     path = tmp_path / 'x.bsac'
     bs.write_stream(path, header, random_codes(header, 1))
-    with pytest.raises(FileExistsError, match='overwrite=True'):
+    with pytest.raises(FileExistsError, match='already exists'):
         bs.write_stream(path, header, random_codes(header, 2))
     np.testing.assert_array_equal(bs.read_stream(path)[1], random_codes(header, 1))
     bs.write_stream(path, header, random_codes(header, 2), overwrite=True)
