@@ -8,6 +8,8 @@ environment:
 - experiments go to `$AUDIOCRAFT_DORA_DIR` if set, else to `outputs/` at the repository root;
 - cluster settings come from `config/teams/default.yaml` unless `$AUDIOCRAFT_CONFIG` says otherwise;
 - `device=auto` becomes `cuda` when a GPU is visible, else `cpu`;
+- distributed runs (`dora run -d`, multi-task SLURM jobs) use NCCL on GPU and gloo on CPU (flashy's
+  `distrib.init` defaults to NCCL whatever the device); batch sizes are per rank (`prepare_config`);
 - relative data paths are taken relative to the directory the command was launched from.
 """
 
@@ -34,6 +36,11 @@ def resolve_device(device: str) -> str:
     if device == 'auto':
         return 'cuda' if torch.cuda.is_available() else 'cpu'
     return device
+
+
+def distributed_backend(device: str) -> str:
+    """torch.distributed backend for a run on `device`."""
+    return 'nccl' if resolve_device(device).startswith('cuda') else 'gloo'
 
 
 def prepare_config(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
@@ -81,7 +88,7 @@ def main(cfg):
     init_seed_and_system(cfg)
     log_name = '%s.log.{rank}' % cfg.execute_only if cfg.execute_only else 'solver.log.{rank}'
     flashy.setup_logging(level=str(cfg.logging.level).upper(), log_name=log_name)
-    flashy.distrib.init()
+    flashy.distrib.init(backend=distributed_backend(cfg.device))
     solver = get_solver(cfg)
     if cfg.show:
         solver.show()
