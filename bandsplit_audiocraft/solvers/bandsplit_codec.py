@@ -12,9 +12,20 @@ It keeps audiocraft's recipe (losses declared in config and balanced, adversarie
   losses of the branches that do, sums their commitment penalties, and sets the phase's learning rate;
 - the phase is saved in every checkpoint, so a killed run resumes in the phase it was in;
 - metrics per branch in every stage, and audio samples written as WAV without ffmpeg.
+
+Distributed training (one process per GPU, or gloo processes on CPU) follows audiocraft: each rank sees
+`batch_size / world_size` items (`train.prepare_config`), the model starts from rank 0's weights, gradients
+and buffers are averaged with `flashy.distrib.sync_model` after the single backward, metrics are averaged
+over ranks, only rank 0 writes checkpoints and history, and every rank evaluates and writes the samples of
+its share of the data. The balanced gradients are scaled so that a run on N processes takes the same steps
+as a one-process run with the same global batch (`balanced_grad_scale`). What still depends on the number of
+processes is the quantizers' own statistics (audiocraft's `core_vq`): k-means initialises the codebooks from
+rank 0's share of the first batch, and the EMA codebook updates and dead-code counts are computed on each
+rank's share and then averaged.
 """
 
 import logging
+import math
 from pathlib import Path
 import typing as tp
 
@@ -53,6 +64,21 @@ class PhaseState:
 def branch_config(cfg: omegaconf.DictConfig, sample_rate: int) -> omegaconf.DictConfig:
     """Copy of `cfg` whose `sample_rate` (and every `${sample_rate}` in loss configs) is the branch's."""
     return omegaconf.OmegaConf.merge(cfg, {'sample_rate': sample_rate})
+
+
+def balanced_grad_scale(balancer: tp.Any, world_size: int) -> float:
+    """Factor on the balancer's gradient that makes a step independent of the number of processes.
+
+    A mean loss gives each item of a rank's batch `1 / per-rank batch` of the gradient, which averaging
+    over ranks turns into the one-process `1 / global batch`. The balancer instead normalises each loss's
+    gradient on the model output (per item with `per_batch_item`, else over the batch, with norms averaged
+    over ranks), so the items keep the gradient they would have in one process and averaging over ranks
+    divides it by `world_size` (by about its square root without `per_batch_item`), while the quantizer
+    penalties, plain means, are not: their weight would grow with the number of processes.
+    """
+    if world_size <= 1 or not balancer.get('balance_grads', True):
+        return 1.
+    return float(world_size) if balancer.get('per_batch_item', True) else math.sqrt(world_size)
 
 
 class BandSplitCompressionSolver(CompressionSolver):
@@ -118,6 +144,8 @@ class BandSplitCompressionSolver(CompressionSolver):
         if not isinstance(self.model, BandSplitCompressionModel):
             raise TypeError(f"The bandsplit_codec solver trains band-split models (compression_model: bandsplit), "
                             f"got {type(self.model).__name__}.")
+        flashy.distrib.broadcast_model(self.model)  # every rank starts from rank 0's weights, as with DDP
+        self.grad_scale = balanced_grad_scale(self.cfg.balancer, flashy.distrib.world_size())
 
     def build_dataloaders(self):
         if self.cfg.datasource.get('embedded', False):
@@ -214,10 +242,10 @@ class BandSplitCompressionSolver(CompressionSolver):
                 losses[loss_name] = criterion(leaf, reference)
             metrics.update({f'{loss_name}_{name}': value.detach() for loss_name, value in losses.items()})
             if self.is_training:
-                metrics[f'g_loss_{name}'] = self.balancers[name].backward(losses, leaf)
+                metrics[f'g_loss_{name}'] = self.balancers[name].backward(losses, leaf) * self.grad_scale
                 metrics.update({f'{key}_{name}': value for key, value in self.balancers[name].metrics.items()})
                 outputs.append(estimate)
-                grads.append(leaf.grad * weight)
+                grads.append(leaf.grad * (weight * self.grad_scale))
             with torch.no_grad():
                 for loss_name, criterion in self.info_losses[name].items():
                     value = criterion(estimate, reference)
@@ -273,24 +301,25 @@ class BandSplitCompressionSolver(CompressionSolver):
         loader = self.dataloaders['generate']
         lp = self.log_progress(str(self.current_stage), loader, total=len(loader), updates=self.log_updates)
         num_branches = self.started_branches(self.current_phase)
+        # Rank r holds items r, r + world, r + 2 world... of the split: samples are named by that index.
+        rank, world = flashy.distrib.rank(), flashy.distrib.world_size()
         count = 0
         for batch in lp:
             reference = batch[0] if isinstance(batch, (tuple, list)) else batch
             reference = reference.to(self.device)
             with torch.no_grad():
                 qres = self.model(reference, num_branches=num_branches)
-            if not flashy.distrib.is_rank_zero():
-                continue
             for b in range(reference.shape[0]):
-                stem = folder / f'{count:03d}'
+                stem = folder / f'{rank + world * count:03d}'
                 write_wav(f'{stem}_reference.wav', reference[b].cpu(), self.cfg.sample_rate, overwrite=True)
                 write_wav(f'{stem}_output.wav', qres.x[b].cpu(), self.cfg.sample_rate, overwrite=True)
                 for k, recon in enumerate(qres.branch_recons):
                     write_wav(f'{stem}_{self.branch_names[k]}.wav', recon[b].cpu(), qres.branch_rates[k],
                               overwrite=True)
                 count += 1
-        flashy.distrib.barrier()
-        return {'samples': float(count)}
+        total = torch.tensor(float(count), device=self.device)
+        flashy.distrib.all_reduce(total)
+        return {'samples': float(total)}
 
     def show(self):
         self.logger.info("Band-split model, %d codebooks at %g kbps:", self.model.total_codebooks,
