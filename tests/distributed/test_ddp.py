@@ -3,9 +3,10 @@
 The compared model is the tiny band-split codec with DAC branches, whose quantizers learn by gradient only:
 the SEANet branches' quantizers (audiocraft's `core_vq`) also learn from per-rank statistics (k-means on rank
 0's share of the first batch, EMA codebook updates averaged over ranks), which no process count reproduces
-exactly; `test_codebook_initialisation_is_rank_zeros` pins the first of these down. Everything else the solver does
-is checked to give the same result: the per-rank batch split, the per-branch losses pushed through the
-model in one backward and averaged over ranks, the balancer, the whole cascade, evaluation and generation.
+exactly; `test_codebook_initialisation_comes_from_rank_zero` pins the first of these down. Everything else
+the solver does is checked to give the same result: the per-rank batch split, the per-branch losses pushed
+through the model in one backward and averaged over ranks, the balancer, the whole cascade, evaluation and
+generation.
 """
 import json
 import os
@@ -138,7 +139,7 @@ def _first_codebooks_on_rank(rank: int, world: int, port: int, x: torch.Tensor, 
         torch.distributed.destroy_process_group()
 
 
-def test_codebook_initialisation_is_rank_zeros(tmp_path):
+def test_codebook_initialisation_comes_from_rank_zero(tmp_path):
     """Why the SEANet/RVQ codec is not compared above: audiocraft's quantizer initialises its codebooks by
     k-means on rank 0's share of the first batch and broadcasts them, so two processes start from the
     codebooks one process would get from rank 0's items alone, not from the global batch."""
