@@ -1,0 +1,324 @@
+"""Inference speed and memory: the band-split codec against a single-branch codec and stock EnCodec.
+
+Three programs, all at 32 kHz, 50 Hz frames, 8 codebooks of 1024 entries (4 kbps), same SEANet width:
+
+- `bandsplit`: the band-split codec (16 kHz branch + 32 kHz residual branch, 4 + 4 codebooks);
+- `seanet_32k`: the single-branch baseline, run through the same code (`BandSplitCompressionModel`);
+- `encodec`: audiocraft's stock `EncodecModel` built by `audiocraft.models.builders.get_compression_model`
+  from the same SEANet/RVQ settings, used as users run it (`model.encode(x)`, `model.decode(codes)`).
+
+Models have random weights with k-means-initialised codebooks: speed does not depend on training.
+
+Measured, on CPU with `--threads` threads (or on `--device cuda`):
+
+- 10 s of audio, batch 1 and batch `--batch`: encode, decode and round-trip wall time, in one process,
+  the programs alternated (A B C A B C ...) over `--repeats` rounds after one warm-up each; medians. The real-
+  time factor is audio seconds (times batch) per wall second: 10x means ten times faster than real time.
+- 10 min of audio, batch 1, one fresh process per program and round (alternated), which reports its time and
+  the peak resident memory above its state after loading the model (`VmHWM` of /proc/self/status). Our models
+  code long audio in chunks (`bandsplit_audiocraft.codec.streaming`); stock EnCodec codes the whole signal in
+  one call, as its API does, under a `--memory-cap-gb` address-space limit so that running out of memory is
+  reported instead of taking the machine down.
+
+Ratios are bandsplit / seanet_32k (target <= 1.5: the 16 kHz branch costs about half the 32 kHz one) and
+bandsplit / encodec (target <= 1.0), on round-trip time; and the band-split real-time factor on 2 threads
+(target >= 10). The round trip is `encode` then `decode` (compressing then restoring a file); the 10 s cases also
+time one forward pass `model(x)` (encode, quantize and decode at once). The difference matters for the band-split
+codec: its encoder decodes the low branch to form the residual the high branch codes, and a separate `decode`
+decodes it again.
+
+Usage::
+
+    python bench/inference_speed.py                       # default width, 2 threads, writes the JSON
+    python bench/inference_speed.py --quick --out /tmp/x.json   # tiny models, 1 s and 3 s, for the tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import typing as tp
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+PROGRAMS = ('bandsplit', 'seanet_32k', 'encodec')
+SAMPLE_RATE = 32000
+
+
+def build(program: str, solver: str, device: str) -> tp.Any:
+    """The model of `program`, in eval mode, codebooks initialised."""
+    import torch
+
+    from bandsplit_audiocraft.baselines import COMPARED
+    from bandsplit_audiocraft.configs import model_config
+    from bandsplit_audiocraft.models import get_bandsplit_model
+    torch.manual_seed(0)
+    if program == 'encodec':
+        from audiocraft.models import builders
+        from omegaconf import OmegaConf
+        cfg = model_config(COMPARED['seanet_32k'], solver=solver)  # the same SEANet / RVQ settings
+        seanet = OmegaConf.to_container(cfg.seanet, resolve=True)
+        seanet['ratios'] = list(cfg.bandsplit.branches.high.seanet.ratios)
+        rvq = {**OmegaConf.to_container(cfg.rvq, resolve=True), 'n_q': 8}
+        stock = OmegaConf.create({
+            'compression_model': 'encodec', 'device': 'cpu', 'seanet': seanet, 'rvq': rvq,
+            'encodec': {'autoencoder': 'seanet', 'quantizer': 'rvq', 'sample_rate': SAMPLE_RATE, 'channels': 1,
+                        'causal': False, 'renormalize': False}})
+        model = builders.get_compression_model(stock)
+    else:
+        model = get_bandsplit_model(model_config(COMPARED[program], solver=solver))
+    model = model.to(device).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 1, SAMPLE_RATE, device=device) * 0.1)  # k-means initialisation of the codebooks
+    return model
+
+
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        import torch
+        torch.cuda.synchronize()
+
+
+def code_whole(model: tp.Any, x: tp.Any, device: str) -> tp.Tuple[float, float]:
+    """(encode seconds, decode seconds) of one whole-signal pass."""
+    import torch
+    with torch.inference_mode():
+        sync(device)
+        start = time.perf_counter()
+        codes, scale = model.encode(x)
+        sync(device)
+        encoded = time.perf_counter()
+        model.decode(codes, scale)
+        sync(device)
+        return encoded - start, time.perf_counter() - encoded
+
+
+def code_one_pass(model: tp.Any, x: tp.Any, device: str) -> float:
+    """Seconds of `model(x)`: encode, quantize and decode in one forward pass (as in training and evaluation).
+
+    The band-split encoder must decode the low branch to form the residual; a separate `decode` call decodes it
+    again, which one pass does not.
+    """
+    import torch
+    with torch.inference_mode():
+        sync(device)
+        start = time.perf_counter()
+        model(x)
+        sync(device)
+        return time.perf_counter() - start
+
+
+def code_long(program: str, model: tp.Any, x: tp.Any, device: str) -> tp.Tuple[float, float]:
+    """(encode seconds, decode seconds) of a long signal: chunked for our models, whole for stock EnCodec."""
+    if program == 'encodec':
+        return code_whole(model, x, device)
+    from bandsplit_audiocraft.codec.streaming import decode_long, encode_long
+    sync(device)
+    start = time.perf_counter()
+    codes = encode_long(model, x[0])
+    sync(device)
+    encoded = time.perf_counter()
+    decode_long(model, codes, x.shape[-1])
+    sync(device)
+    return encoded - start, time.perf_counter() - encoded
+
+
+def _rss(key: str) -> int:
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith(key + ':'):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """One program, one long signal, in this fresh process: print time and peak memory as JSON."""
+    import resource
+
+    import torch
+    torch.set_num_threads(args.threads)
+    model = build(args.worker, args.solver, args.device)
+    code_whole(model, torch.randn(1, 1, SAMPLE_RATE, device=args.device) * 0.1, args.device)  # warm-up
+    x = torch.randn(1, 1, int(args.seconds * SAMPLE_RATE), device=args.device) * 0.1
+    if args.memory_cap_gb:
+        cap = int(args.memory_cap_gb * 2 ** 30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    Path('/proc/self/clear_refs').write_text('5')  # reset VmHWM to the current RSS
+    baseline = _rss('VmRSS')
+    result: tp.Dict[str, tp.Any] = {'program': args.worker, 'seconds': args.seconds, 'baseline_rss': baseline}
+    try:
+        encode_s, decode_s = code_long(args.worker, model, x, args.device)
+        result.update(encode_s=encode_s, decode_s=decode_s, peak_rss_above_baseline=_rss('VmHWM') - baseline)
+    except (MemoryError, RuntimeError) as err:  # torch reports a failed allocation as a RuntimeError
+        result.update(error=f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+    print('RESULT ' + json.dumps(result), flush=True)
+    return 0
+
+
+def run_worker(program: str, seconds: float, args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
+    cmd = [sys.executable, __file__, '--worker', program, '--seconds', str(seconds), '--threads', str(args.threads),
+           '--solver', args.solver, '--device', args.device, '--memory-cap-gb', str(args.memory_cap_gb)]
+    env = {**os.environ, 'OMP_NUM_THREADS': str(args.threads), 'MKL_NUM_THREADS': str(args.threads)}
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    for line in out.stdout.splitlines():
+        if line.startswith('RESULT '):
+            return json.loads(line[len('RESULT '):])
+    return {'program': program, 'seconds': seconds, 'error': f"exit {out.returncode}: {out.stderr[-500:]}"}
+
+
+def rtf(audio_seconds: float, wall: float) -> float:
+    return audio_seconds / wall if wall > 0 else float('inf')
+
+
+def measure_short(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
+    """10 s cases in this process, programs alternated, medians."""
+    import torch
+    torch.set_num_threads(args.threads)
+    models = {p: build(p, args.solver, args.device) for p in PROGRAMS}
+    cases: tp.Dict[str, tp.Any] = {}
+    for batch in sorted({1, args.batch}):
+        x = torch.randn(batch, 1, int(args.short_seconds * SAMPLE_RATE), device=args.device) * 0.1
+        times: tp.Dict[str, tp.List[tp.Tuple[float, float]]] = {p: [] for p in PROGRAMS}
+        one_pass: tp.Dict[str, tp.List[float]] = {p: [] for p in PROGRAMS}
+        for p in PROGRAMS:
+            code_whole(models[p], x, args.device)  # warm-up
+            code_one_pass(models[p], x, args.device)
+        for _ in range(args.repeats):
+            for p in PROGRAMS:
+                times[p].append(code_whole(models[p], x, args.device))
+                one_pass[p].append(code_one_pass(models[p], x, args.device))
+        audio = args.short_seconds * batch
+        per_program = {}
+        for p, runs in times.items():
+            enc = statistics.median(t[0] for t in runs)
+            dec = statistics.median(t[0] + t[1] for t in runs) - enc
+            trip = statistics.median(t[0] + t[1] for t in runs)
+            forward = statistics.median(one_pass[p])
+            per_program[p] = {'encode_s': enc, 'decode_s': dec, 'round_trip_s': trip,
+                              'encode_rtf': rtf(audio, enc), 'decode_rtf': rtf(audio, dec),
+                              'round_trip_rtf': rtf(audio, trip), 'one_pass_s': forward,
+                              'one_pass_rtf': rtf(audio, forward), 'runs': runs, 'one_pass_runs': one_pass[p]}
+        cases[f'{args.short_seconds:g}s_batch{batch}'] = {
+            'seconds': args.short_seconds, 'batch': batch, 'programs': per_program,
+            'ratios': ratios({p: v['round_trip_s'] for p, v in per_program.items()}),
+            'one_pass_ratios': ratios({p: v['one_pass_s'] for p, v in per_program.items()})}
+    return cases
+
+
+def ratios(round_trip: tp.Dict[str, tp.Optional[float]]) -> tp.Dict[str, tp.Optional[float]]:
+    b = round_trip.get('bandsplit')
+
+    def ratio(other: str) -> tp.Optional[float]:
+        o = round_trip.get(other)
+        return b / o if b and o else None
+    return {'bandsplit_over_seanet_32k': ratio('seanet_32k'), 'bandsplit_over_encodec': ratio('encodec')}
+
+
+def measure_long(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
+    """Long signal, one fresh process per program and round, alternated."""
+    rounds: tp.Dict[str, tp.List[tp.Dict[str, tp.Any]]] = {p: [] for p in PROGRAMS}
+    for _ in range(args.long_repeats):
+        for p in PROGRAMS:
+            rounds[p].append(run_worker(p, args.long_seconds, args))
+    per_program: tp.Dict[str, tp.Any] = {}
+    for p, runs in rounds.items():
+        ok = [r for r in runs if 'error' not in r]
+        if not ok:
+            per_program[p] = {'error': runs[0].get('error'), 'runs': runs}
+            continue
+        enc = statistics.median(r['encode_s'] for r in ok)
+        trip = statistics.median(r['encode_s'] + r['decode_s'] for r in ok)
+        per_program[p] = {'encode_s': enc, 'decode_s': trip - enc, 'round_trip_s': trip,
+                          'round_trip_rtf': rtf(args.long_seconds, trip),
+                          'peak_rss_above_baseline': max(r['peak_rss_above_baseline'] for r in ok),
+                          'path': 'whole signal' if p == 'encodec' else 'chunked', 'runs': runs}
+    return {f'{args.long_seconds:g}s_batch1': {
+        'seconds': args.long_seconds, 'batch': 1, 'programs': per_program,
+        'ratios': ratios({p: v.get('round_trip_s') for p, v in per_program.items()})}}
+
+
+def machine() -> tp.Dict[str, tp.Any]:
+    import torch
+    cpu = next((line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
+                if line.startswith('model name')), platform.processor())
+    return {'cpu': cpu, 'cores': os.cpu_count(), 'torch': torch.__version__, 'python': platform.python_version(),
+            'load_average': os.getloadavg()}
+
+
+def print_table(cases: tp.Dict[str, tp.Any]) -> None:
+    for name, case in cases.items():
+        print(f"\n{name}: round trip (x real time), median")
+        for p, v in case['programs'].items():
+            if 'error' in v:
+                print(f"  {p:11s} {v['error']}")
+                continue
+            mem = (f", peak {v['peak_rss_above_baseline'] / 2 ** 20:.0f} MiB above the loaded model"
+                   if 'peak_rss_above_baseline' in v else '')
+            one_pass = (f"; one pass {v['one_pass_s']:.3f} s = {v['one_pass_rtf']:.1f}x" if 'one_pass_s' in v else '')
+            print(f"  {p:11s} encode {v['encode_s']:.3f} s, decode {v['decode_s']:.3f} s, round trip "
+                  f"{v['round_trip_s']:.3f} s = {v['round_trip_rtf']:.1f}x real time{one_pass}{mem}")
+        r = case['ratios']
+        fmt = (lambda v: f"{v:.2f}" if v is not None else 'n/a')  # noqa: E731
+        print(f"  ratios: bandsplit/seanet_32k {fmt(r['bandsplit_over_seanet_32k'])} (target <= 1.5), "
+              f"bandsplit/encodec {fmt(r['bandsplit_over_encodec'])} (target <= 1.0)")
+        if 'one_pass_ratios' in case:
+            r = case['one_pass_ratios']
+            print(f"  one-pass ratios: bandsplit/seanet_32k {fmt(r['bandsplit_over_seanet_32k'])}, "
+                  f"bandsplit/encodec {fmt(r['bandsplit_over_encodec'])}")
+
+
+def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--solver', default='bandsplit_codec', help="model size preset (bandsplit_codec/tiny: tiny)")
+    parser.add_argument('--batch', type=int, default=4, help="batch of the batched 10 s case")
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--short-seconds', type=float, default=10.0)
+    parser.add_argument('--long-seconds', type=float, default=600.0)
+    parser.add_argument('--long-repeats', type=int, default=1)
+    parser.add_argument('--memory-cap-gb', type=float, default=16.0)
+    parser.add_argument('--quick', action='store_true', help="tiny models, 1 s and 3 s, 1 repeat (tests)")
+    parser.add_argument('--out', default=str(REPO / 'bench' / 'results' / 'inference_speed.json'))
+    parser.add_argument('--worker', choices=PROGRAMS, help=argparse.SUPPRESS)
+    parser.add_argument('--seconds', type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    if args.quick:
+        args.solver, args.short_seconds, args.long_seconds, args.repeats, args.batch = \
+            'bandsplit_codec/tiny', 1.0, 3.0, 1, 2
+    start = time.time()
+    cases = measure_short(args)
+    cases.update(measure_long(args))
+    short = cases[f'{args.short_seconds:g}s_batch1']['programs']['bandsplit']
+    result = {
+        'command': ' '.join(['python bench/inference_speed.py', *(argv if argv is not None else sys.argv[1:])]),
+        'machine': machine(), 'threads': args.threads, 'device': args.device, 'solver': args.solver,
+        'cases': cases, 'wall_seconds': time.time() - start,
+        'targets': {
+            'bandsplit_over_seanet_32k <= 1.5': {n: c['ratios']['bandsplit_over_seanet_32k'] for n, c in cases.items()},
+            'bandsplit_over_encodec <= 1.0': {n: c['ratios']['bandsplit_over_encodec'] for n, c in cases.items()},
+            'bandsplit round trip >= 10x real time': short['round_trip_rtf'],
+            'one pass (model(x)) ratios': {n: c['one_pass_ratios'] for n, c in cases.items() if 'one_pass_ratios' in c},
+            'bandsplit one pass >= 10x real time': short['one_pass_rtf'],
+        },
+    }
+    print_table(cases)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f'.{out.name}.tmp')
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out)
+    print(f"\nwritten to {out}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

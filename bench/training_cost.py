@@ -1,0 +1,151 @@
+"""Training cost: seconds per update of every cascade phase, of the joint regime and of the baselines.
+
+Every figure comes from a real `dora run` of the project's solver (same batch, segment, losses and data for
+all models) with short phases of `--updates` updates: the train stage's duration of each epoch (recorded by
+the solver in `history.json`) divided by its number of updates. The first epoch of each phase is left out
+(it holds the k-means initialisation of the codebooks that start training there); the figure of a phase is the
+median over its other epochs.
+
+Runs:
+- `cascade`: the band-split codec through its cascade (low; high with low frozen; joint);
+- `joint`: the band-split codec trained jointly from the start;
+- `seanet_32k`, `dac_32k`: the single-branch baselines at the same bitrate.
+
+It then compares the whole cascade with a baseline trained for the same number of updates: the sum of the
+phases' costs against the baseline's cost per update times the cascade's updates.
+
+Usage::
+
+    python bench/training_cost.py                          # tiny CPU config, 3 epochs of 20 updates per phase
+    python bench/training_cost.py --solver bandsplit_codec --updates 50   # full size (GPU machine)
+    python bench/training_cost.py --quick --out /tmp/x.json   # 2 epochs of 2 updates (tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as tp
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+RUNS: tp.Dict[str, tp.List[str]] = {
+    'cascade': [],
+    'joint': ['cascade.regime=joint'],
+    'seanet_32k': ['model=bandsplit/single_32k'],
+    'dac_32k': ['model=bandsplit/dac_32k'],
+}
+
+PHASE_NAMES = {'cascade': ['low', 'high', 'joint']}
+
+
+def overrides_for(name: str, args: argparse.Namespace) -> tp.List[str]:
+    batch = 8
+    common = [f'solver={args.solver}', f'optim.updates_per_epoch={args.updates}',
+              f'dataset.batch_size={batch}', f'dataset.train.num_samples={args.updates * batch}',
+              'dataset.valid.num_samples=4', 'dataset.evaluate.num_samples=2', 'dataset.generate.num_samples=1',
+              'cascade.unit=epochs', f'cascade.branch_phase={args.epochs}', f'num_threads={args.threads}']
+    if args.corpus_dir:
+        common.append(f'corpus_dir={args.corpus_dir}')
+    # A one-phase run lasts as many updates as the whole cascade (two branch phases and the joint phase).
+    joint_epochs = args.epochs if name == 'cascade' else 3 * args.epochs
+    return [*common, f'cascade.joint_phase={joint_epochs}', *RUNS[name]]
+
+
+def run(name: str, args: argparse.Namespace, dora_dir: Path) -> tp.Dict[str, tp.Any]:
+    overrides = overrides_for(name, args)
+    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir / name), 'OMP_NUM_THREADS': str(args.threads)}
+    start = time.time()
+    out = subprocess.run([sys.executable, '-m', 'dora', 'run', *overrides], cwd=REPO, env=env,
+                         capture_output=True, text=True)
+    wall = time.time() - start
+    if out.returncode != 0:
+        raise RuntimeError(f"`dora run {' '.join(overrides)}` failed:\n{out.stderr[-3000:]}")
+    xps = list((dora_dir / name / 'xps').iterdir())
+    history = json.loads((xps[0] / 'history.json').read_text())
+    phases: tp.Dict[str, tp.List[float]] = {}
+    order: tp.List[str] = []
+    for entry in history:
+        names = PHASE_NAMES.get(name, ['joint'])  # the solver logs the phase's index
+        phase = names[int(entry['train']['phase'])]
+        if phase not in phases:
+            order.append(phase)
+            phases[phase] = []
+        phases[phase].append(entry['train']['duration'] / args.updates)
+    per_phase = {}
+    for phase in order:
+        steady = phases[phase][1:] or phases[phase]  # leave out the phase's first epoch (k-means init)
+        per_phase[phase] = {'seconds_per_update': statistics.median(steady), 'epochs': len(phases[phase]),
+                            'all_epochs': phases[phase]}
+    total_updates = len(history) * args.updates
+    train_seconds = sum(e['train']['duration'] for e in history)
+    return {'overrides': overrides, 'phases': per_phase, 'updates': total_updates,
+            'train_seconds': train_seconds, 'wall_seconds': wall}
+
+
+def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--solver', default='bandsplit_codec/tiny')
+    parser.add_argument('--updates', type=int, default=20, help="updates per epoch")
+    parser.add_argument('--epochs', type=int, default=3, help="epochs per cascade phase")
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--corpus-dir', help="embedded corpus folder (default: generated under outputs/)")
+    parser.add_argument('--quick', action='store_true', help="2 epochs of 2 updates per phase (tests)")
+    parser.add_argument('--out', default=str(REPO / 'bench' / 'results' / 'training_cost.json'))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.updates, args.epochs = 2, 2
+    dora_dir = Path(tempfile.mkdtemp(prefix='training_cost_', dir=REPO / 'outputs' if (REPO / 'outputs').is_dir()
+                                     else None))
+    start = time.time()
+    try:
+        runs = {name: run(name, args, dora_dir) for name in RUNS}
+    finally:
+        shutil.rmtree(dora_dir, ignore_errors=True)
+    cascade = runs['cascade']
+    cascade_cost = sum(p['seconds_per_update'] * p['epochs'] * args.updates for p in cascade['phases'].values())
+    comparison = {}
+    for name in ('seanet_32k', 'dac_32k', 'joint'):
+        per_update = statistics.median(p['seconds_per_update'] for p in runs[name]['phases'].values())
+        comparison[name] = {'seconds_per_update': per_update, 'same_updates_seconds': per_update * cascade['updates'],
+                            'cascade_over_this': cascade_cost / (per_update * cascade['updates'])}
+    import torch
+    result = {
+        'command': ' '.join(['python bench/training_cost.py', *(argv if argv is not None else sys.argv[1:])]),
+        'machine': {'cpu': next((ln.split(':', 1)[1].strip() for ln in Path('/proc/cpuinfo').read_text().splitlines()
+                                 if ln.startswith('model name')), platform.processor()),
+                    'cores': os.cpu_count(), 'torch': torch.__version__, 'load_average': os.getloadavg()},
+        'solver': args.solver, 'updates_per_epoch': args.updates, 'epochs_per_phase': args.epochs,
+        'batch_size': 8, 'runs': runs,
+        'cascade_total_seconds': cascade_cost, 'cascade_updates': cascade['updates'], 'comparison': comparison,
+        'wall_seconds': time.time() - start,
+    }
+    print(f"seconds per update ({args.solver}, batch 8, {args.updates} updates per epoch, median of steady epochs)")
+    for name, r in runs.items():
+        phases = ', '.join(f"{phase} {p['seconds_per_update']:.3f}" for phase, p in r['phases'].items())
+        print(f"  {name:11s} {phases}")
+    print(f"full cascade: {cascade_cost:.1f} s for {cascade['updates']} updates")
+    for name, c in comparison.items():
+        print(f"  vs {name:11s} for the same updates: {c['same_updates_seconds']:.1f} s -> cascade costs "
+              f"{c['cascade_over_this']:.2f}x")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f'.{out.name}.tmp')
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
