@@ -78,6 +78,7 @@ def fetch_debian_package(package: str, work: Path) -> Path:
                                  f"{out.stderr.strip()[-500:]}")
     if root.exists():
         shutil.rmtree(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
     out = subprocess.run(['dpkg-deb', '-x', str(existing[-1]), str(root)], capture_output=True, text=True)
     if out.returncode != 0:
         raise BenchmarkError(f"`dpkg-deb -x {existing[-1]}` failed: {out.stderr.strip()[-500:]}")

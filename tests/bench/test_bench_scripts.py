@@ -5,6 +5,7 @@ internal consistency of the numbers (ratios are quotients of the reported times)
 """
 import json
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 
@@ -134,3 +135,26 @@ def test_quality_real_audio_quick(tmp_path):
     import soundfile
     info = soundfile.info(next((work.glob('set_*/audio/train/*.wav'))))
     assert (info.samplerate, info.channels) == (32000, 1)
+
+
+@pytest.mark.skipif(not shutil.which('dpkg-deb'), reason="dpkg-deb is not available")
+def test_quality_unpacks_a_debian_package_without_installing(tmp_path):
+    """A package already downloaded into `<work>/debs` (as `apt-get download` leaves it) is unpacked and its
+    audio found; a second call reuses the unpacked tree."""
+    quality = load_quality_module()
+    tree = tmp_path / 'tree'
+    write_tracks(tree / 'usr' / 'share' / 'game' / 'music', 3, seconds=1.0)
+    (tree / 'DEBIAN').mkdir()
+    (tree / 'DEBIAN' / 'control').write_text(
+        "Package: game-music\nVersion: 1.0\nArchitecture: all\nMaintainer: nobody <nobody@example.org>\n"
+        "Description: test music\n")
+    work = tmp_path / 'work'
+    (work / 'debs').mkdir(parents=True)
+    subprocess.run(['dpkg-deb', '--build', str(tree), str(work / 'debs' / 'game-music_1.0_all.deb')], check=True,
+                   capture_output=True)
+    root = quality.fetch_debian_package('game-music', work)
+    tracks = quality.find_tracks(root, min_seconds=0.5)
+    assert len(tracks) == 3 and all(root in path.parents for path, _ in tracks)
+    assert all(seconds == pytest.approx(1.0) for _, seconds in tracks)
+    (work / 'debs' / 'game-music_1.0_all.deb').unlink()
+    assert quality.fetch_debian_package('game-music', work) == root  # unpacked once
