@@ -158,3 +158,15 @@ def test_quality_unpacks_a_debian_package_without_installing(tmp_path):
     assert all(seconds == pytest.approx(1.0) for _, seconds in tracks)
     (work / 'debs' / 'game-music_1.0_all.deb').unlink()
     assert quality.fetch_debian_package('game-music', work) == root  # unpacked once
+
+
+@pytest.mark.slow
+def test_profile_components_quick(tmp_path):
+    result = run_script('profile_components.py', tmp_path / 'profile.json')
+    t = result['seconds_per_component']
+    assert set(t) >= {'encoder_16k', 'encoder_32k', 'decoder_16k', 'decoder_32k', 'resample_down', 'resample_up',
+                      'encode', 'decode', 'encode_without_weight_norm', 'decode_without_weight_norm'}
+    assert all(v > 0 for v in t.values())
+    s = result['structural']
+    assert s['encode'] == pytest.approx(t['encoder_16k'] + t['decoder_16k'] + t['encoder_32k'])
+    assert s['ratio_encode_plus_decode'] == pytest.approx((s['encode'] + s['decode']) / s['single_branch_32k'])

@@ -1,0 +1,118 @@
+"""Where the band-split codec's inference time goes: each component timed alone, on the same input.
+
+For 10 s of audio (`--seconds`) at batch `--batch` on `--threads` CPU threads, the median over `--repeats` of:
+the encoder and decoder of each branch (16 kHz and 32 kHz), the low branch's quantizer (encode, decode), the
+julius resampling of the band split (32 -> 16 kHz and back), the whole `encode` and `decode`, and the same two
+after removing weight normalisation (`torch.nn.utils.remove_weight_norm`, which folds the weight once instead
+of recomputing it at every call). The structural cost of a separate encode and decode is then
+`E16 + D16 + E32` (the encoder decodes the low branch to form the residual) plus `D16 + D32`.
+
+Usage::
+
+    python bench/profile_components.py                 # default width, batch 1, 2 threads
+    python bench/profile_components.py --batch 4
+    python bench/profile_components.py --quick --out /tmp/x.json   # tiny model, 1 s (tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import statistics
+import sys
+import time
+import typing as tp
+import warnings
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def median_time(fn: tp.Callable[[], tp.Any], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--seconds', type=float, default=10.0)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--solver', default='bandsplit_codec', help="model size preset (bandsplit_codec/tiny: tiny)")
+    parser.add_argument('--quick', action='store_true', help="tiny model, 1 s, 1 repeat (tests)")
+    parser.add_argument('--out', default=str(REPO / 'bench' / 'results' / 'profile_components.json'))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.solver, args.seconds, args.repeats = 'bandsplit_codec/tiny', 1.0, 1
+    import torch
+
+    from bandsplit_audiocraft import bands
+    from bench.inference_speed import SAMPLE_RATE, build, machine
+    torch.set_num_threads(args.threads)
+    model = build('bandsplit', args.solver, 'cpu')
+    low, high = model.branches
+    low_rate, high_rate = model.branch_rates
+    x = torch.randn(args.batch, 1, int(args.seconds * SAMPLE_RATE)) * 0.1
+    x_low = bands.resample(x, high_rate, low_rate)
+    t: tp.Dict[str, float] = {}
+    with torch.inference_mode():
+        codes, _ = model.encode(x)
+        low_codes, high_codes = model.split_codes(codes)
+        z_low, z_high = low.encoder(x_low), high.encoder(x)
+        q_low, q_high = low.quantizer.decode(low_codes), high.quantizer.decode(high_codes)
+        t['encoder_16k'] = median_time(lambda: low.encoder(x_low), args.repeats)
+        t['encoder_32k'] = median_time(lambda: high.encoder(x), args.repeats)
+        t['decoder_16k'] = median_time(lambda: low.decoder(q_low), args.repeats)
+        t['decoder_32k'] = median_time(lambda: high.decoder(q_high), args.repeats)
+        t['quantizer_encode_16k'] = median_time(lambda: low.quantizer.encode(z_low), args.repeats)
+        t['quantizer_decode_16k'] = median_time(lambda: low.quantizer.decode(low_codes), args.repeats)
+        t['resample_down'] = median_time(lambda: bands.resample(x, high_rate, low_rate), args.repeats)
+        t['resample_up'] = median_time(lambda: bands.resample(x_low, low_rate, high_rate), args.repeats)
+        t['encode'] = median_time(lambda: model.encode(x), args.repeats)
+        t['decode'] = median_time(lambda: model.decode(codes), args.repeats)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)
+            for module in model.modules():
+                if hasattr(module, 'weight_g'):
+                    torch.nn.utils.remove_weight_norm(module)
+        t['encode_without_weight_norm'] = median_time(lambda: model.encode(x), args.repeats)
+        t['decode_without_weight_norm'] = median_time(lambda: model.decode(codes), args.repeats)
+        del z_high
+    structural = {
+        'encode': t['encoder_16k'] + t['decoder_16k'] + t['encoder_32k'],
+        'decode': t['decoder_16k'] + t['decoder_32k'],
+        'single_branch_32k': t['encoder_32k'] + t['decoder_32k'],
+    }
+    single = structural['single_branch_32k']
+    structural['ratio_encode_plus_decode'] = (structural['encode'] + structural['decode']) / single
+    structural['ratio_one_pass'] = (structural['encode'] + t['decoder_32k']) / single
+    command = ' '.join(['python bench/profile_components.py', *(argv if argv is not None else sys.argv[1:])])
+    result = {'command': command,
+              'machine': machine(), 'threads': args.threads, 'batch': args.batch, 'seconds': args.seconds,
+              'solver': args.solver, 'seconds_per_component': t, 'structural': structural}
+    print(f"{args.seconds:g} s of audio, batch {args.batch}, {args.threads} threads ({args.solver}); median seconds")
+    for name, value in t.items():
+        print(f"  {name:28s} {value:.4f}")
+    print(f"  structural encode (E16 + D16 + E32) {structural['encode']:.4f}, "
+          f"decode (D16 + D32) {structural['decode']:.4f}")
+    print(f"  structural ratio to one 32 kHz branch: encode + decode {structural['ratio_encode_plus_decode']:.2f}, "
+          f"one pass {structural['ratio_one_pass']:.2f}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f'.{out.name}.tmp')
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
