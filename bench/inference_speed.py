@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-import platform
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,9 @@ import typing as tp
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.common import machine, write_result  # noqa: E402
+
 PROGRAMS = ('bandsplit', 'seanet_32k', 'encodec')
 SAMPLE_RATE = 32000
 
@@ -243,14 +245,6 @@ def measure_long(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
         'ratios': ratios({p: v.get('round_trip_s') for p, v in per_program.items()})}}
 
 
-def machine() -> tp.Dict[str, tp.Any]:
-    import torch
-    cpu = next((line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
-                if line.startswith('model name')), platform.processor())
-    return {'cpu': cpu, 'cores': os.cpu_count(), 'torch': torch.__version__, 'python': platform.python_version(),
-            'load_average': os.getloadavg()}
-
-
 def print_table(cases: tp.Dict[str, tp.Any]) -> None:
     for name, case in cases.items():
         print(f"\n{name}: round trip (x real time), median")
@@ -311,12 +305,8 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         },
     }
     print_table(cases)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp')
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out)
-    print(f"\nwritten to {out}")
+    print()
+    write_result(args.out, result)
     return 0
 
 

@@ -17,8 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
 import statistics
 import sys
@@ -55,7 +53,8 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     import torch
 
     from bandsplit_audiocraft import bands
-    from bench.inference_speed import SAMPLE_RATE, build, machine
+    from bench.common import machine, write_result
+    from bench.inference_speed import SAMPLE_RATE, build
     torch.set_num_threads(args.threads)
     model = build('bandsplit', args.solver, 'cpu')
     low, high = model.branches
@@ -105,12 +104,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
           f"decode (D16 + D32) {structural['decode']:.4f}")
     print(f"  structural ratio to one 32 kHz branch: encode + decode {structural['ratio_encode_plus_decode']:.2f}, "
           f"one pass {structural['ratio_one_pass']:.2f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp')
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out)
-    print(f"written to {out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -7,7 +7,8 @@
 2. **Benchmark set.** Whole tracks are assigned to the evaluate, valid and train splits (ordered by a hash of
    their path, so the assignment is stable and no track lies in two splits). Every track is downmixed to mono
    and resampled to 32 kHz with julius; train tracks are written whole, evaluate and valid tracks as
-   `--clips-per-track` clips of `--clip-seconds` taken at evenly spaced positions. One manifest per split.
+   `--clips-per-track` clips of `--clip-seconds` taken at evenly spaced positions, as float WAV (no clipping
+   of the decoder's or resampler's overshoot). One manifest per split.
 3. **Training at equal budget.** The band-split codec (full cascade) and every model of `--models` are trained
    by `dora run` under the same solver (`--solver`, default the CPU-sized `bandsplit_codec/tiny`), the same data
    (`dset=folder`), batch, segment and number of updates (`bandsplit_audiocraft.baselines.matched_overrides`);
@@ -31,7 +32,6 @@ import hashlib
 import json
 import os
 from pathlib import Path
-import platform
 import shutil
 import subprocess
 import sys
@@ -40,6 +40,8 @@ import typing as tp
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.common import machine, write_result  # noqa: E402
 
 SAMPLE_RATE = 32000
 SPLITS = ('evaluate', 'valid', 'train')
@@ -149,7 +151,7 @@ def build_set(splits: tp.Dict[str, tp.List[Path]], out: Path, clip_seconds: floa
                 pieces = [(f'{stem}_{start // SAMPLE_RATE:04d}s', wav[:, start:start + clip])
                           for start in clip_starts(wav.shape[-1], clip, clips_per_track)]
             for name, piece in pieces:
-                write_wav(audio_dir / f'{name}.wav', piece, SAMPLE_RATE, overwrite=True)
+                write_wav(audio_dir / f'{name}.wav', piece, SAMPLE_RATE, overwrite=True, subtype='FLOAT')
                 seconds += piece.shape[-1] / SAMPLE_RATE
                 files += 1
         if files == 0:
@@ -213,13 +215,6 @@ def print_figures(figures: tp.Dict[str, tp.Dict[str, tp.Any]]) -> None:
             print(f"  {name:11s} " + ', '.join(cells))
 
 
-def machine() -> tp.Dict[str, tp.Any]:
-    import torch
-    cpu = next((line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
-                if line.startswith('model name')), platform.processor())
-    return {'cpu': cpu, 'cores': os.cpu_count(), 'torch': torch.__version__, 'python': platform.python_version()}
-
-
 def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
@@ -263,13 +258,15 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
             tracks = sorted(tracks, key=lambda t: hashlib.sha1(str(t[0]).encode()).hexdigest())[:args.max_tracks]
         splits = assign_splits([t[0] for t in tracks], source_root)
         set_name = 'set_' + hashlib.sha1(json.dumps(
-            [sorted(map(str, v)) for v in splits.values()] + [args.clip_seconds, args.clips_per_track]
+            [sorted(map(str, v)) for v in splits.values()] + [args.clip_seconds, args.clips_per_track, 'float']
         ).encode()).hexdigest()[:10]
         dataset_root = work / set_name
         print(f"{len(tracks)} tracks ({sum(t[1] for t in tracks) / 60:.1f} min); building the set in {dataset_root}",
               flush=True)
         description = build_set(splits, dataset_root, args.clip_seconds, args.clips_per_track)
-        budget = [*(QUICK_BUDGET if args.quick else DEFAULT_BUDGET), *args.overrides]
+        given = {o.split('=', 1)[0] for o in args.overrides}
+        budget = [o for o in (QUICK_BUDGET if args.quick else DEFAULT_BUDGET) if o.split('=', 1)[0] not in given]
+        budget += args.overrides
         common = ['dset=folder', f'dataset_root={dataset_root}', *budget]
         dora_dir = work / 'dora'
         overrides = {m: matched_overrides(m, common, solver=args.solver) for m in models}
@@ -301,12 +298,8 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         'figures': figures, 'report': str(report_dir / 'report.md'), 'wall_seconds': round(time.time() - start, 1),
     }
     print_figures(figures)
-    out = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp')
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=False))
-    os.replace(tmp, out)
-    print(f"\nfull report: {report_dir / 'report.md'}\nwritten to {out}")
+    print(f"\nfull report: {report_dir / 'report.md'}")
+    write_result(args.out, result)
     return 0
 
 

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-import platform
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,8 @@ import typing as tp
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.common import machine, write_result  # noqa: E402
 
 RUNS: tp.Dict[str, tp.List[str]] = {
     'cascade': [],
@@ -119,12 +120,9 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         per_update = statistics.median(p['seconds_per_update'] for p in runs[name]['phases'].values())
         comparison[name] = {'seconds_per_update': per_update, 'same_updates_seconds': per_update * cascade['updates'],
                             'cascade_over_this': cascade_cost / (per_update * cascade['updates'])}
-    import torch
     result = {
         'command': ' '.join(['python bench/training_cost.py', *(argv if argv is not None else sys.argv[1:])]),
-        'machine': {'cpu': next((ln.split(':', 1)[1].strip() for ln in Path('/proc/cpuinfo').read_text().splitlines()
-                                 if ln.startswith('model name')), platform.processor()),
-                    'cores': os.cpu_count(), 'torch': torch.__version__, 'load_average': os.getloadavg()},
+        'machine': machine(),
         'solver': args.solver, 'updates_per_epoch': args.updates, 'epochs_per_phase': args.epochs,
         'batch_size': 8, 'runs': runs,
         'cascade_total_seconds': cascade_cost, 'cascade_updates': cascade['updates'], 'comparison': comparison,
@@ -138,12 +136,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     for name, c in comparison.items():
         print(f"  vs {name:11s} for the same updates: {c['same_updates_seconds']:.1f} s -> cascade costs "
               f"{c['cascade_over_this']:.2f}x")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp')
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out)
-    print(f"written to {out}")
+    write_result(args.out, result)
     return 0
 
 
