@@ -3,9 +3,10 @@
 For 10 s of audio (`--seconds`) at batch `--batch` on `--threads` CPU threads, the median over `--repeats` of:
 the encoder and decoder of each branch (16 kHz and 32 kHz), the low branch's quantizer (encode, decode), the
 julius resampling of the band split (32 -> 16 kHz and back), the whole `encode` and `decode`, and the same two
-after removing weight normalisation (`torch.nn.utils.remove_weight_norm`, which folds the weight once instead
-of recomputing it at every call). The structural cost of a separate encode and decode is then
-`E16 + D16 + E32` (the encoder decodes the low branch to form the residual) plus `D16 + D32`.
+on a copy of the model without weight normalisation (`torch.nn.utils.remove_weight_norm`, which folds the weight
+once instead of recomputing it at every call), the two copies timed alternately. The structural cost of a
+separate encode and decode is then `E16 + D16 + E32` (the encoder decodes the low branch to form the residual)
+plus `D16 + D32`.
 
 Usage::
 
@@ -17,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 import statistics
 import sys
@@ -75,15 +77,26 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         t['quantizer_decode_16k'] = median_time(lambda: low.quantizer.decode(low_codes), args.repeats)
         t['resample_down'] = median_time(lambda: bands.resample(x, high_rate, low_rate), args.repeats)
         t['resample_up'] = median_time(lambda: bands.resample(x_low, low_rate, high_rate), args.repeats)
-        t['encode'] = median_time(lambda: model.encode(x), args.repeats)
-        t['decode'] = median_time(lambda: model.decode(codes), args.repeats)
+        # Weight normalisation kept vs removed: two copies of the model, timed alternately (A B A B ...).
+        folded = copy.deepcopy(model)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', FutureWarning)
-            for module in model.modules():
+            for module in folded.modules():
                 if hasattr(module, 'weight_g'):
                     torch.nn.utils.remove_weight_norm(module)
-        t['encode_without_weight_norm'] = median_time(lambda: model.encode(x), args.repeats)
-        t['decode_without_weight_norm'] = median_time(lambda: model.decode(codes), args.repeats)
+        runs: tp.Dict[str, tp.List[float]] = {k: [] for k in ('encode', 'decode', 'encode_without_weight_norm',
+                                                                'decode_without_weight_norm')}
+        for m in (model, folded):  # warm-up
+            m.decode(m.encode(x)[0])
+        for _ in range(args.repeats):
+            for m, suffix in ((model, ''), (folded, '_without_weight_norm')):
+                start = time.perf_counter()
+                m.encode(x)
+                runs['encode' + suffix].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                m.decode(codes)
+                runs['decode' + suffix].append(time.perf_counter() - start)
+        t.update({k: statistics.median(v) for k, v in runs.items()})
         del z_high
     structural = {
         'encode': t['encoder_16k'] + t['decoder_16k'] + t['encoder_32k'],
