@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 import platform
+import sys
 import typing as tp
 
 
@@ -19,6 +20,11 @@ def machine() -> tp.Dict[str, tp.Any]:
     return {'cpu': cpu, 'cores': os.cpu_count(), 'torch': torch.__version__, 'python': platform.python_version(),
             'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             'load_average': os.getloadavg()}
+
+
+def command_line(script: str, argv: tp.Optional[tp.Sequence[str]]) -> str:
+    """The command that ran `script` (a path relative to the repository) with `argv` (default: sys.argv)."""
+    return ' '.join(['python', script, *(argv if argv is not None else sys.argv[1:])])
 
 
 def write_result(out: tp.Union[str, Path], result: tp.Dict[str, tp.Any]) -> Path:

@@ -48,7 +48,7 @@ import typing as tp
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import machine, write_result  # noqa: E402
+from bench.common import command_line, machine, write_result  # noqa: E402
 
 PROGRAMS = ('bandsplit', 'seanet_32k', 'encodec')
 SAMPLE_RATE = 32000
@@ -293,7 +293,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     cases.update(measure_long(args))
     short = cases[f'{args.short_seconds:g}s_batch1']['programs']['bandsplit']
     result = {
-        'command': ' '.join(['python bench/inference_speed.py', *(argv if argv is not None else sys.argv[1:])]),
+        'command': command_line('bench/inference_speed.py', argv),
         'machine': machine(), 'threads': args.threads, 'device': args.device, 'solver': args.solver,
         'cases': cases, 'wall_seconds': time.time() - start,
         'targets': {

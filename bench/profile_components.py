@@ -55,7 +55,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     import torch
 
     from bandsplit_audiocraft import bands
-    from bench.common import machine, write_result
+    from bench.common import command_line, machine, write_result
     from bench.inference_speed import SAMPLE_RATE, build
     torch.set_num_threads(args.threads)
     model = build('bandsplit', args.solver, 'cpu')
@@ -67,7 +67,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     with torch.inference_mode():
         codes, _ = model.encode(x)
         low_codes, high_codes = model.split_codes(codes)
-        z_low, z_high = low.encoder(x_low), high.encoder(x)
+        z_low = low.encoder(x_low)
         q_low, q_high = low.quantizer.decode(low_codes), high.quantizer.decode(high_codes)
         t['encoder_16k'] = median_time(lambda: low.encoder(x_low), args.repeats)
         t['encoder_32k'] = median_time(lambda: high.encoder(x), args.repeats)
@@ -97,7 +97,6 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
                 m.decode(codes)
                 runs['decode' + suffix].append(time.perf_counter() - start)
         t.update({k: statistics.median(v) for k, v in runs.items()})
-        del z_high
     structural = {
         'encode': t['encoder_16k'] + t['decoder_16k'] + t['encoder_32k'],
         'decode': t['decoder_16k'] + t['decoder_32k'],
@@ -106,8 +105,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     single = structural['single_branch_32k']
     structural['ratio_encode_plus_decode'] = (structural['encode'] + structural['decode']) / single
     structural['ratio_one_pass'] = (structural['encode'] + t['decoder_32k']) / single
-    command = ' '.join(['python bench/profile_components.py', *(argv if argv is not None else sys.argv[1:])])
-    result = {'command': command,
+    result = {'command': command_line('bench/profile_components.py', argv),
               'machine': machine(), 'threads': args.threads, 'batch': args.batch, 'seconds': args.seconds,
               'solver': args.solver, 'seconds_per_component': t, 'structural': structural}
     print(f"{args.seconds:g} s of audio, batch {args.batch}, {args.threads} threads ({args.solver}); median seconds")

@@ -41,7 +41,7 @@ import typing as tp
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import machine, write_result  # noqa: E402
+from bench.common import command_line, machine, write_result  # noqa: E402
 
 SAMPLE_RATE = 32000
 SPLITS = ('evaluate', 'valid', 'train')
@@ -180,9 +180,10 @@ def train(name: str, overrides: tp.List[str], dora_dir: Path, log: Path) -> floa
 
 
 def experiment_folder(overrides: tp.List[str], dora_dir: Path) -> Path:
+    """The folder of the experiment `overrides` defines under `dora_dir`."""
     os.environ['AUDIOCRAFT_DORA_DIR'] = str(dora_dir)
-    from bandsplit_audiocraft.train import main
-    return Path(main.get_xp(list(overrides)).folder)
+    from bandsplit_audiocraft.main import experiment_folder as folder_of
+    return folder_of(overrides)
 
 
 # ---- 4. report -------------------------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
                     for m in models]
         report_dir = work / 'report'
         print(f"scoring {len(models)} models on {description['evaluate']['files']} evaluate clips", flush=True)
-        command = ' '.join(['python bench/quality_real_audio.py', *(argv if argv is not None else sys.argv[1:])])
+        command = command_line('bench/quality_real_audio.py', argv)
         report = make_report(exported, dataset_root / 'evaluate' / 'data.jsonl', report_dir, names=models,
                              command=command, examples=False)
     except BenchmarkError as error:

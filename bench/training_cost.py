@@ -38,29 +38,30 @@ import typing as tp
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import machine, write_result  # noqa: E402
+from bench.common import command_line, machine, write_result  # noqa: E402
 
-RUNS: tp.Dict[str, tp.List[str]] = {
-    'cascade': [],
-    'joint': ['cascade.regime=joint'],
-    'seanet_32k': ['model=bandsplit/single_32k'],
-    'dac_32k': ['model=bandsplit/dac_32k'],
-}
+BASELINES = ('seanet_32k', 'dac_32k')
+RUNS = ('cascade', 'joint', *BASELINES)
 
 PHASE_NAMES = {'cascade': ['low', 'high', 'joint']}
 
 
 def overrides_for(name: str, args: argparse.Namespace) -> tp.List[str]:
     batch = 8
-    common = [f'solver={args.solver}', f'optim.updates_per_epoch={args.updates}',
+    common = [f'optim.updates_per_epoch={args.updates}',
               f'dataset.batch_size={batch}', f'dataset.train.num_samples={args.updates * batch}',
               'dataset.valid.num_samples=4', 'dataset.evaluate.num_samples=2', 'dataset.generate.num_samples=1',
-              'cascade.unit=epochs', f'cascade.branch_phase={args.epochs}', f'num_threads={args.threads}']
+              'cascade.unit=epochs', f'cascade.branch_phase={args.epochs}', f'cascade.joint_phase={args.epochs}',
+              f'num_threads={args.threads}']
     if args.corpus_dir:
         common.append(f'corpus_dir={args.corpus_dir}')
-    # A one-phase run lasts as many updates as the whole cascade (two branch phases and the joint phase).
-    joint_epochs = args.epochs if name == 'cascade' else 3 * args.epochs
-    return [*common, f'cascade.joint_phase={joint_epochs}', *RUNS[name]]
+    from bandsplit_audiocraft.baselines import BANDSPLIT, matched_overrides
+    if name in BASELINES:  # one phase as long as the whole cascade
+        return matched_overrides(name, common, solver=args.solver)
+    cascade = matched_overrides(BANDSPLIT, common, solver=args.solver)
+    if name == 'joint':  # the joint regime, as long as the cascade's two branch phases and joint phase
+        return [*cascade, 'cascade.regime=joint', f'cascade.joint_phase={3 * args.epochs}']
+    return cascade
 
 
 def run(name: str, args: argparse.Namespace, dora_dir: Path) -> tp.Dict[str, tp.Any]:
@@ -121,7 +122,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         comparison[name] = {'seconds_per_update': per_update, 'same_updates_seconds': per_update * cascade['updates'],
                             'cascade_over_this': cascade_cost / (per_update * cascade['updates'])}
     result = {
-        'command': ' '.join(['python bench/training_cost.py', *(argv if argv is not None else sys.argv[1:])]),
+        'command': command_line('bench/training_cost.py', argv),
         'machine': machine(),
         'solver': args.solver, 'updates_per_epoch': args.updates, 'epochs_per_phase': args.epochs,
         'batch_size': 8, 'runs': runs,
