@@ -37,8 +37,12 @@ import torch
 
 @functools.lru_cache(maxsize=64)
 def _resampler(old_sr: int, new_sr: int, device: torch.device, dtype: torch.dtype) -> julius.ResampleFrac:
-    # The sinc kernels depend only on the reduced ratio: build them once per device and dtype.
-    return julius.ResampleFrac(old_sr, new_sr).to(device=device, dtype=dtype)
+    # The sinc kernels depend only on the reduced ratio: build them once per device and dtype. The kernel is
+    # shared by every later call, whatever its grad mode: built as a normal tensor even when the first call
+    # runs under `torch.inference_mode()` (e.g. long-audio coding), where it would be an inference tensor that
+    # autograd refuses to save for a backward pass in a later training step.
+    with torch.inference_mode(False):
+        return julius.ResampleFrac(old_sr, new_sr).to(device=device, dtype=dtype)
 
 
 def resample(x: torch.Tensor, old_sr: int, new_sr: int, length: tp.Optional[int] = None) -> torch.Tensor:

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from bandsplit_audiocraft import bands
+from tests.conftest import build_tiny
 
 
 @pytest.mark.parametrize('length', [1, 2, 3, 99, 320, 639, 640, 641, 1001, 16000])
@@ -58,3 +59,23 @@ def test_errors_are_plain():
     with pytest.raises(ValueError, match='positive'):
         bands.resample(torch.zeros(1, 1, 10), 0, 16000)
     assert bands.padded_length(641, 640) == 1280
+
+
+def test_resampler_cache_built_under_inference_mode_still_trains(tiny_model):
+    """Long-audio coding (under `torch.inference_mode()`) first, then training, in the same process."""
+    from bandsplit_audiocraft.codec.streaming import decode_long, encode_long
+
+    bands._resampler.cache_clear()  # the cache entries must be first built under inference mode
+    wav = torch.randn(1, 16000) * 0.1
+    codes = encode_long(tiny_model, wav, chunk_seconds=0.2, context_seconds=0.04)
+    assert decode_long(tiny_model, codes, wav.shape[-1]).shape == wav.shape
+    assert bands._resampler.cache_info().currsize > 0
+
+    x = torch.randn(2, 1, 3200, requires_grad=True)
+    bands.resample(bands.resample(x, 32000, 16000), 16000, 32000).square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+    model = build_tiny().train()
+    model(torch.randn(2, 1, 3200) * 0.1).x.square().mean().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None for g in grads)

@@ -5,13 +5,14 @@ one value per clip, a `[B]` float32 tensor on the device of `est`. Channels are 
 metrics that average over elements (mel, STFT, L1) average over channels too, and the others (SDR family,
 ViSQOL, PESQ, STOI) are computed per channel and averaged over channels.
 
-The spectral distances follow the convention of the DAC paper's evaluation (Kumar et al., 2023), which
-codec papers, including the band-split codec this package implements, report:
+The spectral distances are DAC's losses (Kumar et al., 2023; `dac.nn.loss` of `descript-audio-codec`) with
+their default settings, as DAC's evaluation script reports them, evaluated on each clip alone:
 
-- `mel_distance`: L1 between log10 mel magnitudes, summed over scales (windows 2048 and 512, 150 and 80
-  mel bands).
-- `stft_distance`: L1 between log10 powers plus L1 between magnitudes, summed over scales (windows 2048
-  and 512).
+- `mel_distance`: `dac.nn.loss.MelSpectrogramLoss()`, L1 between log10 mel powers (mel magnitudes floored at
+  1e-5, squared) plus L1 between mel magnitudes, summed over scales (windows 2048 and 512, 150 and 80 mel
+  bands).
+- `stft_distance`: `dac.nn.loss.MultiScaleSTFTLoss()`, L1 between log10 powers (magnitudes floored at 1e-5,
+  squared) plus L1 between magnitudes, summed over scales (windows 2048 and 512).
 - `waveform_l1`, `si_sdr`, `sdr`: time-domain distances.
 - `visqol` (ViSQOL v3 audio mode, through `visqol-python`), `pesq_score` (wideband PESQ) and `stoi_score`:
   perceptual scores computed on the CPU with numpy; they are slow, and opt-in in `compute_metrics`.
@@ -37,7 +38,6 @@ import warnings
 import julius
 import numpy as np
 import torch
-import torchaudio
 
 __all__ = [
     'DEFAULT_METRICS',
@@ -120,39 +120,43 @@ def _fail(message: str, on_error: str) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Spectral distances (DAC convention)
+# Spectral distances (DAC's losses)
 # ----------------------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=32)
-def _mel_transform(sample_rate: int, window_length: int, n_mels: int,
-                   device: torch.device) -> torchaudio.transforms.MelSpectrogram:
-    return torchaudio.transforms.MelSpectrogram(
-        sample_rate=sample_rate, n_fft=window_length, win_length=window_length, hop_length=window_length // 4,
-        f_min=0.0, f_max=sample_rate / 2, n_mels=n_mels, window_fn=torch.hann_window, power=1.0,
-        center=True, pad_mode='reflect', norm='slaney', mel_scale='slaney').to(device)
+def _dac_loss_per_clip(loss: torch.nn.Module, est: torch.Tensor, ref: torch.Tensor,
+                       sample_rate: int) -> torch.Tensor:
+    """`loss(AudioSignal(est[i:i+1]), AudioSignal(ref[i:i+1]))` for each clip `i` (a DAC loss averages over
+    the batch), in float32 without gradient, as a `[B]` tensor on the device of `est`."""
+    from audiotools import AudioSignal  # Imported lazily, as in `models/dac_branch.py`.
 
-
-def _magnitude(x: torch.Tensor, window_length: int) -> torch.Tensor:
-    window = torch.hann_window(window_length, device=x.device, dtype=x.dtype)
-    spec = torch.stft(x, n_fft=window_length, hop_length=window_length // 4, win_length=window_length,
-                      window=window, center=True, pad_mode='reflect', return_complex=True)
-    return spec.abs()
+    x = est.detach().float()
+    y = ref.detach().float()
+    with torch.no_grad(), warnings.catch_warnings():
+        # audiotools warns whenever a signal's STFT changes shape, i.e. at every scale after the first.
+        warnings.filterwarnings('ignore', message='stft_data changed shape')
+        values = [loss(AudioSignal(x[i:i + 1], int(sample_rate)), AudioSignal(y[i:i + 1], int(sample_rate)))
+                  for i in range(x.shape[0])]
+    return torch.stack(values).float().to(est.device)
 
 
 def mel_distance(est: torch.Tensor, ref: torch.Tensor, sample_rate: int,
                  window_lengths: Sequence[int] = (2048, 512), n_mels: Sequence[int] = (150, 80),
                  clamp_eps: float = 1e-5) -> torch.Tensor:
-    """Multi-scale log-mel distance (DAC's evaluation convention); lower is better, 0 for identical signals.
+    """Multi-scale mel distance: DAC's `dac.nn.loss.MelSpectrogramLoss()` on each clip; lower is better.
 
-    Definition, for each scale `s` with window `N_s` and `M_s` mel bands::
+    With the default arguments (DAC's defaults) this is exactly `MelSpectrogramLoss()(AudioSignal(est[i:i+1],
+    sample_rate), AudioSignal(ref[i:i+1], sample_rate))` for each clip `i`. The arguments are passed to
+    `MelSpectrogramLoss(window_lengths=..., n_mels=..., clamp_eps=...)`, with `mel_fmin` 0 and `mel_fmax`
+    `sample_rate / 2` at every scale. Definition, for each scale `s` with window `N_s` and `M_s` mel bands::
 
-        M_s(x) = mel_fb(M_s) @ |STFT_{N_s}(x)|      # mel filterbank applied to the magnitude (power 1)
-        D_s    = mean_{c, m, t} | log10(max(M_s(est), eps)) - log10(max(M_s(ref), eps)) |
+        M_s(x) = mel_fb(M_s) @ |STFT_{N_s}(x)|      # mel filterbank applied to the magnitude
+        D_s    = mean | log10(max(M_s(est), eps)^2) - log10(max(M_s(ref), eps)^2) |  +  mean | M_s(est) - M_s(ref) |
         mel_distance = sum_s D_s
 
-    with a periodic Hann window of `N_s` samples, hop `N_s / 4`, centered frames (reflect padding),
-    Slaney-style mel filterbank (librosa's default, as in DAC) from 0 Hz to `sample_rate / 2`, and
+    with means over channels, mel bands and frames, a periodic Hann window of `N_s` samples, hop `N_s / 4`,
+    centered frames (reflect padding), an unnormalised STFT (audiotools' `AudioSignal.stft`), librosa's
+    default mel filterbank (Slaney scale and area normalisation) from 0 Hz to `sample_rate / 2`, and
     `eps = clamp_eps`. The same windows are used at every sample rate (at 16 kHz, 2048 samples are 128 ms
     instead of 64 ms at 32 kHz), so values at different rates are not directly comparable.
 
@@ -166,35 +170,33 @@ def mel_distance(est: torch.Tensor, ref: torch.Tensor, sample_rate: int,
     Returns:
         torch.Tensor: `[B]` distances.
     """
+    from dac.nn.loss import MelSpectrogramLoss
+
     check_signals(est, ref, sample_rate)
     if len(window_lengths) != len(n_mels):
         raise ValueError(f"Got {len(window_lengths)} window lengths for {len(n_mels)} mel band counts.")
     _check_window_fits(est.shape[-1], window_lengths)
-    batch, channels, length = est.shape
-    x = est.detach().reshape(batch * channels, length).float()
-    y = ref.detach().reshape(batch * channels, length).float()
-    total = torch.zeros(batch, dtype=torch.float32, device=est.device)
-    for window_length, mels in zip(window_lengths, n_mels):
-        transform = _mel_transform(int(sample_rate), int(window_length), int(mels), x.device)
-        log_x = transform(x).clamp(min=clamp_eps).log10()
-        log_y = transform(y).clamp(min=clamp_eps).log10()
-        total += (log_x - log_y).abs().reshape(batch, -1).mean(dim=1)
-    return total
+    loss = MelSpectrogramLoss(n_mels=[int(m) for m in n_mels], window_lengths=[int(w) for w in window_lengths],
+                              clamp_eps=clamp_eps, mel_fmin=[0.0] * len(n_mels), mel_fmax=[None] * len(n_mels))
+    return _dac_loss_per_clip(loss, est, ref, sample_rate)
 
 
 def stft_distance(est: torch.Tensor, ref: torch.Tensor, sample_rate: int,
                   window_lengths: Sequence[int] = (2048, 512), clamp_eps: float = 1e-5) -> torch.Tensor:
-    """Multi-scale STFT distance (DAC's evaluation convention); lower is better, 0 for identical signals.
+    """Multi-scale STFT distance: DAC's `dac.nn.loss.MultiScaleSTFTLoss()` on each clip; lower is better.
 
-    Definition, for each scale `s` with window `N_s`, writing `X = |STFT_{N_s}(est)|`, `Y = |STFT_{N_s}(ref)|`::
+    With the default arguments (DAC's defaults) this is exactly `MultiScaleSTFTLoss()(AudioSignal(est[i:i+1],
+    sample_rate), AudioSignal(ref[i:i+1], sample_rate))` for each clip `i`; the arguments are passed to
+    `MultiScaleSTFTLoss(window_lengths=..., clamp_eps=...)`. Definition, for each scale `s` with window
+    `N_s`, writing `X = |STFT_{N_s}(est)|`, `Y = |STFT_{N_s}(ref)|`::
 
-        D_s = mean_{c, f, t} | log10(max(X, eps)^2) - log10(max(Y, eps)^2) |  +  mean_{c, f, t} | X - Y |
+        D_s = mean | log10(max(X, eps)^2) - log10(max(Y, eps)^2) |  +  mean | X - Y |
         stft_distance = sum_s D_s
 
-    with a periodic Hann window of `N_s` samples, hop `N_s / 4`, centered frames (reflect padding), an
-    unnormalised STFT, and `eps = clamp_eps`. As in DAC's `MultiScaleSTFTLoss` (log weight 1, magnitude
-    weight 1, power 2), the floor is applied to the magnitude before squaring, so the log-power term is
-    floored at `eps^2 = 1e-10` in power. `sample_rate` is only checked: the windows are the same at every rate.
+    with means over channels, frequency bins and frames, a periodic Hann window of `N_s` samples, hop
+    `N_s / 4`, centered frames (reflect padding), an unnormalised STFT (audiotools' `AudioSignal.stft`), and
+    `eps = clamp_eps`: the floor is applied to the magnitude before squaring, so the log-power term is
+    floored at `eps^2` in power. `sample_rate` is only checked: the windows are the same at every rate.
 
     Args:
         est (torch.Tensor): Estimate, `[B, C, T]`.
@@ -205,20 +207,12 @@ def stft_distance(est: torch.Tensor, ref: torch.Tensor, sample_rate: int,
     Returns:
         torch.Tensor: `[B]` distances.
     """
+    from dac.nn.loss import MultiScaleSTFTLoss
+
     check_signals(est, ref, sample_rate)
     _check_window_fits(est.shape[-1], window_lengths)
-    batch, channels, length = est.shape
-    x = est.detach().reshape(batch * channels, length).float()
-    y = ref.detach().reshape(batch * channels, length).float()
-    total = torch.zeros(batch, dtype=torch.float32, device=est.device)
-    for window_length in window_lengths:
-        mag_x = _magnitude(x, int(window_length))
-        mag_y = _magnitude(y, int(window_length))
-        log_x = mag_x.clamp(min=clamp_eps).pow(2).log10()
-        log_y = mag_y.clamp(min=clamp_eps).pow(2).log10()
-        total += (log_x - log_y).abs().reshape(batch, -1).mean(dim=1)
-        total += (mag_x - mag_y).abs().reshape(batch, -1).mean(dim=1)
-    return total
+    loss = MultiScaleSTFTLoss(window_lengths=[int(w) for w in window_lengths], clamp_eps=clamp_eps)
+    return _dac_loss_per_clip(loss, est, ref, sample_rate)
 
 
 # ----------------------------------------------------------------------------------------------------------

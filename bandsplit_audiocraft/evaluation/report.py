@@ -69,10 +69,11 @@ METRIC_LABELS: dict[str, str] = {
     'stoi': "STOI",
 }
 METRIC_DEFINITIONS: dict[str, str] = {
-    'mel_distance': "L1 between log10 mel magnitudes, summed over two scales (windows 2048/512, 150/80 mel bands, "
-                    "hop = window / 4), DAC's convention (`metrics.mel_distance`).",
-    'stft_distance': "L1 between log10 powers plus L1 between magnitudes, summed over windows 2048 and 512, "
-                     "DAC's convention (`metrics.stft_distance`).",
+    'mel_distance': "DAC's `MelSpectrogramLoss()` with default settings, per clip: L1 between log10 mel powers plus "
+                    "L1 between mel magnitudes, summed over two scales (windows 2048/512, 150/80 mel bands, "
+                    "hop = window / 4) (`metrics.mel_distance`).",
+    'stft_distance': "DAC's `MultiScaleSTFTLoss()` with default settings, per clip: L1 between log10 powers plus L1 "
+                     "between magnitudes, summed over windows 2048 and 512 (`metrics.stft_distance`).",
     'waveform_l1': "Mean absolute sample difference (`metrics.waveform_l1`).",
     'si_sdr': "Scale-invariant SDR in dB, means removed (`metrics.si_sdr`).",
     'sdr': "Plain SDR in dB, `10 log10(|ref|^2 / |ref - est|^2)` (`metrics.sdr`).",

@@ -34,7 +34,9 @@ class BandSplitResult(qt.QuantizedResult):
         branch_recons: `y_k = U(y_{k-1}) + d_k`, the reconstruction at rate `R_k` (the last one is `x` when
             every branch runs).
         branch_targets: `D_k(input)`, the input resampled to `R_k`, the reference for `branch_recons[k]`.
-        branch_penalties: commitment penalty of each branch's quantizer.
+        branch_penalties: penalty of each branch's quantizer, with its architecture's default weights.
+        branch_quantizer_losses: each branch's quantizer losses by name (`Branch.QUANTIZER_LOSSES`), with
+            their graph: the solver weights them (`quantizer_losses` in its config).
         branch_bandwidths: bitrate of each branch in kbps.
         branch_rates: `R_k`.
     """
@@ -42,6 +44,7 @@ class BandSplitResult(qt.QuantizedResult):
     branch_recons: tp.List[torch.Tensor] = field(default_factory=list)
     branch_targets: tp.List[torch.Tensor] = field(default_factory=list)
     branch_penalties: tp.List[torch.Tensor] = field(default_factory=list)
+    branch_quantizer_losses: tp.List[tp.Dict[str, torch.Tensor]] = field(default_factory=list)
     branch_bandwidths: tp.List[torch.Tensor] = field(default_factory=list)
     branch_rates: tp.List[int] = field(default_factory=list)
 
@@ -233,8 +236,11 @@ class BandSplitCompressionModel(CompressionModel):
         penalties = [r.penalty if r.penalty is not None else x.new_zeros(()) for r in results]
         bandwidths = [torch.as_tensor(r.bandwidth, dtype=x.dtype, device=x.device) for r in results]
         metrics: tp.Dict[str, tp.Any] = {}
+        quantizer_losses: tp.List[tp.Dict[str, torch.Tensor]] = []
         for branch, r in zip(self.branches, results):
-            metrics.update({f'{name}_{branch.name}': value for name, value in r.metrics.items()})
+            metrics.update({f'{name}_{branch.name}': torch.as_tensor(value).detach()
+                            for name, value in r.metrics.items()})
+            quantizer_losses.append({name: r.metrics[name] for name in branch.QUANTIZER_LOSSES if name in r.metrics})
         return BandSplitResult(
             x=full[..., :length],
             codes=torch.cat([r.codes for r in results], dim=1),
@@ -242,7 +248,8 @@ class BandSplitCompressionModel(CompressionModel):
             penalty=torch.stack(penalties).sum(),
             metrics=metrics,
             branch_outputs=outputs, branch_recons=recons, branch_targets=targets,
-            branch_penalties=penalties, branch_bandwidths=bandwidths, branch_rates=rates)
+            branch_penalties=penalties, branch_quantizer_losses=quantizer_losses, branch_bandwidths=bandwidths,
+            branch_rates=rates)
 
     def encode(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None
                ) -> tp.Tuple[torch.Tensor, tp.Optional[torch.Tensor]]:

@@ -22,9 +22,11 @@ class Branch(nn.Module):
     """What the band-split model needs of a branch: an autoencoder with a residual quantizer at one rate.
 
     Subclasses provide `hop_length`, `cardinality`, `total_codebooks`, `_set_codebooks(n)`, and the coding
-    steps `_code(x)` (training/inference forward of the active codebooks), `_encode(x)`, `_decode_latent(codes)`
-    and `_decode(latent)`; this base handles the rest: frame rate, bitrate, and the inactive state where
-    `set_num_codebooks(0)` leaves the branch no codebook (it then codes nothing and decodes to silence).
+    steps `_code(x)` (training/inference forward of the active codebooks, whose result's `metrics` hold the
+    quantizer's training losses by name: `commitment`, and `codebook` where codebooks learn by gradient),
+    `_encode(x)`, `_decode_latent(codes)` and `_decode(latent)`; this base handles the rest: frame rate,
+    bitrate, and the inactive state where `set_num_codebooks(0)` leaves the branch no codebook (it then codes
+    nothing and decodes to silence).
     """
 
     def __init__(self, sample_rate: int, name: str = ''):
@@ -32,6 +34,9 @@ class Branch(nn.Module):
         self.sample_rate = int(sample_rate)
         self.name = name or f"{self.sample_rate}hz"
         self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
+
+    QUANTIZER_LOSSES = ('commitment', 'codebook')
+    """Names of the quantizer losses a branch's `forward` may report in its result's `metrics`."""
 
     hop_length: int
     cardinality: int
@@ -167,6 +172,8 @@ class CodecBranch(Branch):
     def _code(self, x: torch.Tensor) -> qt.QuantizedResult:
         q_res = self.quantizer(self.encoder(x), float(self.frame_rate))  # type: ignore[arg-type]
         q_res.x = self.decoder(q_res.x)
+        # audiocraft's RVQ learns its codebooks by EMA: its only loss is the commitment term, its penalty.
+        q_res.metrics = {**q_res.metrics, 'commitment': q_res.penalty}
         return q_res
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,9 @@ low-dimensional codebooks looked up by cosine similarity) and gives them the bra
 `CompressionModel` API, the same solver, losses, discriminators, export and bitstream.
 
 Differences from `dac.DAC` itself, all at the edges:
-- `forward` returns audiocraft's `QuantizedResult`; its penalty is DAC's quantizer loss,
-  `0.25 * commitment + 1.0 * codebook` (DAC's training weights);
+- `forward` returns audiocraft's `QuantizedResult`; its `metrics` hold DAC's two quantizer losses,
+  `commitment` and `codebook` (with their graph, for the solver to weight), and its penalty is their sum
+  with DAC's training weights, `0.25 * commitment + 1.0 * codebook`;
 - the decoder output is cut or zero-padded to exactly `frames * hop` samples (DAC's transposed
   convolutions lose one sample per odd stride), which keeps branches time-aligned;
 - `set_num_codebooks` restricts encoding to the first codebooks, as `n_quantizers` does in DAC.
@@ -106,7 +107,7 @@ class DACBranch(Branch):
         penalty = COMMITMENT_WEIGHT * commitment + CODEBOOK_WEIGHT * codebook
         bandwidth = torch.tensor(self.bandwidth, device=x.device)
         return QuantizedResult(self._decode(z_q), codes, bandwidth, penalty=penalty,
-                               metrics={'commitment': commitment.detach(), 'codebook': codebook.detach()})
+                               metrics={'commitment': commitment, 'codebook': codebook})
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         was_training = self.quantizer.training

@@ -1,6 +1,6 @@
 """`BandSplitCompressionSolver`: audiocraft's compression solver taught to train one branch at a time.
 
-It keeps audiocraft's recipe (losses declared in config and balanced, adversaries with their own optimizers,
+It keeps audiocraft's structure (losses declared in config and balanced, adversaries with their own optimizers,
 `valid` / `evaluate` / `generate` stages) and adds what the paper needs:
 
 - losses *per branch*: branch `k` is scored on its reconstruction at its own rate (its output plus the
@@ -9,9 +9,16 @@ It keeps audiocraft's recipe (losses declared in config and balanced, adversarie
 - the schedule of `bandsplit_audiocraft.solvers.schedule`: at every update the solver looks up the phase,
   freezes the branches that do not learn in it (no gradient, eval mode so their codebooks' EMA, k-means
   initialisation and dead-code expiry are off, and their discriminators are not trained), averages the
-  losses of the branches that do, sums their commitment penalties, and sets the phase's learning rate;
+  losses of the branches that do, sums their quantizer losses, and sets the learning rate of the phase (and
+  its decay per update) on the generator's and the discriminators' optimizers;
 - the phase is saved in every checkpoint, so a killed run resumes in the phase it was in;
 - metrics per branch in every stage, and audio samples written as WAV without ffmpeg.
+
+The training recipe is configuration. `solver=bandsplit_codec` is audiocraft's EnCodec recipe (msstftd
+discriminators, balanced losses); `solver=bandsplit_codec/dac_recipe` is DAC's (DAC's discriminator, its
+multi-scale mel loss, weighted sum without balancing, exponential learning-rate decay), whose losses and
+adversaries come from the `dac` package (`solvers/losses.py`). Either trains any model config: SEANet/RVQ or
+DAC branches, one branch or several.
 
 Distributed training (one process per GPU, or gloo processes on CPU) follows audiocraft: each rank sees
 `batch_size / world_size` items (`train.prepare_config`), the model starts from rank 0's weights, gradients
@@ -31,14 +38,17 @@ import typing as tp
 
 from audiocraft.solvers import base, builders
 from audiocraft.solvers.compression import CompressionSolver
+from audiocraft.utils import checkpoint
 import flashy
 import omegaconf
 import torch
 from torch import nn
 
 from ..models.bandsplit import BandSplitCompressionModel, BandSplitResult
+from ..models.branch import Branch
 from ..models.builders import branch_layout
 from ..utils.checkpoints import trusted_checkpoint_loading
+from .losses import get_adversarial_losses, get_loss
 from .schedule import Phase, Schedule
 
 logger = logging.getLogger(__name__)
@@ -64,6 +74,17 @@ class PhaseState:
 def branch_config(cfg: omegaconf.DictConfig, sample_rate: int) -> omegaconf.DictConfig:
     """Copy of `cfg` whose `sample_rate` (and every `${sample_rate}` in loss configs) is the branch's."""
     return omegaconf.OmegaConf.merge(cfg, {'sample_rate': sample_rate})
+
+
+def lr_decay(schedule_cfg: tp.Any) -> float:
+    """Learning-rate decay per update of the `schedule` config block: `exponential` or none."""
+    scheduler = schedule_cfg.get('lr_scheduler') if schedule_cfg is not None else None
+    if scheduler is None:
+        return 1.
+    if scheduler != 'exponential':
+        raise ValueError(f"schedule.lr_scheduler must be null or exponential for the band-split solver, got "
+                         f"{scheduler!r}: the learning rate follows the cascade's phases.")
+    return float(schedule_cfg.exponential.lr_decay)
 
 
 def balanced_grad_scale(balancer: tp.Any, world_size: int) -> float:
@@ -97,7 +118,12 @@ class BandSplitCompressionSolver(CompressionSolver):
         self.branch_names = [name for name, _ in layout]
         self.branch_rates = [rate for _, rate in layout]
         self.schedule = Schedule.from_config(cfg.cascade, self.branch_names, int(cfg.optim.updates_per_epoch),
-                                             float(cfg.optim.lr))
+                                             float(cfg.optim.lr), lr_decay(cfg.get('schedule')))
+        self.quantizer_weights = {str(k): float(v) for k, v in (cfg.get('quantizer_losses') or {}).items()}
+        unknown = set(self.quantizer_weights) - set(Branch.QUANTIZER_LOSSES)
+        if unknown:
+            raise ValueError(f"quantizer_losses: unknown loss(es) {sorted(unknown)}; expected among "
+                             f"{list(Branch.QUANTIZER_LOSSES)}.")
         omegaconf.OmegaConf.set_struct(cfg, False)
         cfg.optim.epochs = self.schedule.total_epochs
         # CompressionSolver.__init__ builds one set of losses for a single output: build ours per branch.
@@ -114,7 +140,7 @@ class BandSplitCompressionSolver(CompressionSolver):
         self.balancers = {}
         for name, rate in layout:
             branch_cfg = branch_config(self.cfg, rate)
-            self.adv_losses[name] = builders.get_adversarial_losses(branch_cfg)
+            self.adv_losses[name] = get_adversarial_losses(branch_cfg)
             self.aux_losses[name] = nn.ModuleDict()
             self.info_losses[name] = nn.ModuleDict()
             weights = {}
@@ -123,10 +149,10 @@ class BandSplitCompressionSolver(CompressionSolver):
                     for adv_name in self.adv_losses[name]:
                         weights[f'{loss_name}_{adv_name}'] = weight
                 elif weight > 0:
-                    self.aux_losses[name][loss_name] = builders.get_loss(loss_name, branch_cfg)
+                    self.aux_losses[name][loss_name] = get_loss(loss_name, branch_cfg)
                     weights[loss_name] = weight
                 else:
-                    self.info_losses[name][loss_name] = builders.get_loss(loss_name, branch_cfg)
+                    self.info_losses[name][loss_name] = get_loss(loss_name, branch_cfg)
             self.balancers[name] = builders.get_balancer(weights, self.cfg.balancer)
         self.adv_losses.to(self.device)
         self.aux_losses.to(self.device)
@@ -174,16 +200,20 @@ class BandSplitCompressionSolver(CompressionSolver):
         """Number of branches that have started learning by `phase`: the ones evaluation runs."""
         return max(max(p.trained) for p in self.schedule.phases[:phase.index + 1]) + 1
 
-    def apply_phase(self, phase: Phase) -> None:
-        """Freeze every branch `phase` does not train and set the phase's learning rate."""
+    def apply_phase(self, phase: Phase, update: int) -> None:
+        """Freeze every branch `phase` does not train; set the learning rate of `update` on every optimizer."""
+        lr = phase.lr_at(update)
+        optimizers = [self.optimizer]
         for k, branch in enumerate(self.model.branches):
             trained = k in phase.trained
             branch.train(trained and self.is_training)
             branch.requires_grad_(trained)
             for adversary in self.adv_losses[self.branch_names[k]].values():
                 adversary.train(trained and self.is_training)
-        for group in self.optimizer.param_groups:
-            group['lr'] = phase.lr
+                optimizers.append(adversary.optimizer)
+        for optimizer in optimizers:
+            for group in optimizer.param_groups:
+                group['lr'] = lr
         if self.phase_state.phase_index != phase.index:
             self.logger.info("Entering phase %r: training branches %s at lr %g.", phase.name,
                              [self.branch_names[k] for k in phase.trained], phase.lr)
@@ -210,8 +240,9 @@ class BandSplitCompressionSolver(CompressionSolver):
         x = batch.to(self.device)
         phase = self.current_phase
         if self.is_training:
-            phase = self.schedule.phase_at(self.update_index(idx))
-            self.apply_phase(phase)
+            update = self.update_index(idx)
+            phase = self.schedule.phase_at(update)
+            self.apply_phase(phase, update)
             scored = list(phase.trained)
             qres = self.model(x, num_branches=phase.num_branches)
         else:
@@ -251,10 +282,14 @@ class BandSplitCompressionSolver(CompressionSolver):
                     value = criterion(estimate, reference)
                     # audiocraft's sisnr loss is the negated SI-SNR: log the SI-SNR itself, in dB.
                     metrics[f'{loss_name}_{name}'] = -value if loss_name == 'sisnr' else value
-            metrics[f'penalty_{name}'] = qres.branch_penalties[k].detach()
+            metrics.update({f'{loss_name}_{name}': value.detach()
+                            for loss_name, value in qres.branch_quantizer_losses[k].items()})
 
         if self.is_training:
-            penalty = sum((qres.branch_penalties[k] for k in scored), torch.zeros((), device=x.device))
+            # Quantizer losses are summed over the trained branches, each with its configured weight.
+            penalty = sum((self.quantizer_weights.get(loss_name, 0.) * value for k in scored
+                           for loss_name, value in qres.branch_quantizer_losses[k].items()),
+                          torch.zeros((), device=x.device))
             if penalty.requires_grad:
                 outputs.append(penalty)
                 grads.append(torch.ones_like(penalty))
@@ -326,3 +361,23 @@ class BandSplitCompressionSolver(CompressionSolver):
                          self.model.bandwidth)
         self.log_model_summary(self.model)
         self.logger.info("Schedule: %s", self.schedule.describe())
+
+    # ---- checkpoints -------------------------------------------------------------------------------------
+
+    def save_checkpoints(self):
+        """Save as audiocraft does, then keep only the last `checkpoint.keep_last` epoch checkpoints.
+
+        audiocraft's `StandardSolver.save_checkpoints` calls `flush_stale_checkpoints` without `keep_last`, so
+        every `checkpoint_<epoch>.th` stayed on disk. The flush only removes epoch checkpoints (numbered
+        names): `checkpoint.th`, the last state, is always kept. `keep_every_states` is no retention policy in
+        audiocraft (it selects the state entries written in epoch checkpoints): nothing more to keep for it.
+        `keep_last` null or 0 keeps every epoch checkpoint. The files are removed by the process that wrote
+        them: rank 0 (with FSDP, every rank its own shards, which the flush alone matches).
+        """
+        super().save_checkpoints()
+        keep_last = self.cfg.checkpoint.get('keep_last')
+        if not keep_last or int(keep_last) <= 0:
+            return
+        if not flashy.distrib.is_rank_zero() and not self.cfg.fsdp.use:
+            return
+        checkpoint.flush_stale_checkpoints(self.checkpoint_path(), keep_last=int(keep_last))

@@ -41,7 +41,8 @@ class Phase:
         end (int): One past its last update.
         trained (tuple of int): Indices of the branches that learn; every other branch is frozen (weights,
             codebooks and discriminators).
-        lr (float): Learning rate of the phase.
+        lr (float): Learning rate at the first update of the phase.
+        lr_decay (float): Factor on the learning rate after every update of the phase (1: constant).
     """
     index: int
     name: str
@@ -49,6 +50,11 @@ class Phase:
     end: int
     trained: tp.Tuple[int, ...]
     lr: float
+    lr_decay: float = 1.
+
+    def lr_at(self, update: int) -> float:
+        """Learning rate of the 0-based global `update`, which lies in this phase."""
+        return self.lr * self.lr_decay ** (update - self.start)
 
     @property
     def num_branches(self) -> int:
@@ -95,11 +101,11 @@ class Schedule:
 
     def describe(self) -> str:
         return '; '.join(f"{p.name}: updates [{p.start}, {p.end}) branches {list(p.trained)} lr {p.lr:g}"
-                         for p in self.phases)
+                         + (f" x {p.lr_decay:g} per update" if p.lr_decay != 1 else '') for p in self.phases)
 
     @staticmethod
     def from_config(cfg: tp.Mapping[str, tp.Any], branch_names: tp.Sequence[str], updates_per_epoch: int,
-                    lr: float) -> 'Schedule':
+                    lr: float, lr_decay: float = 1.) -> 'Schedule':
         """Build the schedule of the `cascade` config block (see config/solver/bandsplit_codec.yaml).
 
         Args:
@@ -107,6 +113,8 @@ class Schedule:
             branch_names: names of the branches, lowest rate first.
             updates_per_epoch: training updates in one epoch.
             lr: base learning rate (single-branch phases and the joint regime).
+            lr_decay: exponential decay of the learning rate per update, restarted at every phase (each
+                phase of the cascade is a training run of its own).
         """
         regime = cfg.get('regime', 'cascade')
         unit = cfg.get('unit', 'epochs')
@@ -116,6 +124,8 @@ class Schedule:
             raise ValueError(f"cascade.unit must be one of {UNITS}, got {unit!r}.")
         if not updates_per_epoch or updates_per_epoch <= 0:
             raise ValueError(f"updates_per_epoch must be positive, got {updates_per_epoch!r}.")
+        if not 0 < lr_decay <= 1:
+            raise ValueError(f"The learning rate decay per update must lie in (0, 1], got {lr_decay!r}.")
         scale = updates_per_epoch if unit == 'epochs' else 1
 
         def length(key: str) -> int:
@@ -132,12 +142,14 @@ class Schedule:
             branch_len = length('branch_phase')
             if branch_len > 0:
                 for k, name in enumerate(branch_names):
-                    phases.append(Phase(len(phases), str(name), start, start + branch_len, (k,), float(lr)))
+                    phases.append(Phase(len(phases), str(name), start, start + branch_len, (k,), float(lr),
+                                        float(lr_decay)))
                     start += branch_len
             joint_lr = float(cfg.get('joint_lr') or lr)
         joint_len = length('joint_phase')
         if joint_len > 0 or not phases:
             if joint_len == 0:
                 raise ValueError("The schedule is empty: set cascade.joint_phase (or cascade.branch_phase) > 0.")
-            phases.append(Phase(len(phases), 'joint', start, start + joint_len, all_branches, joint_lr))
+            phases.append(Phase(len(phases), 'joint', start, start + joint_len, all_branches, joint_lr,
+                                float(lr_decay)))
         return Schedule(phases, updates_per_epoch)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.signal
 import torch
+import torchaudio
 
 from bandsplit_audiocraft.evaluation import metrics
 from bandsplit_audiocraft.evaluation.band_analysis import band_filter
@@ -74,6 +75,50 @@ def test_distances_grow_with_distortion():
     for fn in (metrics.mel_distance, metrics.stft_distance, metrics.waveform_l1):
         d_mild, d_strong = fn(mild, ref, SR), fn(strong, ref, SR)
         assert (d_mild > 0).all() and (d_strong > d_mild).all(), fn.__name__
+
+
+def dac_loss_per_clip(loss: torch.nn.Module, est: torch.Tensor, ref: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """DAC's loss evaluated on each clip alone (the loss itself averages over the batch)."""
+    from audiotools import AudioSignal
+
+    with torch.no_grad():
+        return torch.stack([loss(AudioSignal(est[i:i + 1], sample_rate), AudioSignal(ref[i:i + 1], sample_rate))
+                            for i in range(est.shape[0])])
+
+
+@pytest.mark.parametrize('sample_rate', [32000, 16000])
+@pytest.mark.parametrize('kind', ['random', 'music'])
+def test_spectral_distances_match_dac_losses_with_default_settings(sample_rate, kind):
+    from dac.nn.loss import MelSpectrogramLoss, MultiScaleSTFTLoss
+
+    gen = torch.Generator().manual_seed(7)
+    if kind == 'random':
+        ref = torch.randn(4, 2, sample_rate, generator=gen)
+        est = torch.randn(4, 2, sample_rate, generator=gen)
+    else:
+        ref = music_like(batch=4, sample_rate=sample_rate)
+        est = add_noise(ref, 10) * torch.tensor([1.0, 0.5, 0.9, 1.2])[:, None, None]
+    # Relative tolerance: the magnitude terms scale with the signal level (unnormalised STFT), so an absolute
+    # bound would not mean the same at every level; 1e-5 is a few dozen float32 ulps, room for a different
+    # summation order, and far below any difference between spectral conventions.
+    for fn, loss in ((metrics.mel_distance, MelSpectrogramLoss()), (metrics.stft_distance, MultiScaleSTFTLoss())):
+        value = fn(est.clone().requires_grad_(), ref, sample_rate)
+        assert value.dtype == torch.float32 and not value.requires_grad
+        torch.testing.assert_close(value, dac_loss_per_clip(loss, est, ref, sample_rate), rtol=1e-5, atol=0)
+
+
+def test_mel_distance_of_a_scaled_copy_matches_its_definition():
+    # With no clamping involved, a copy scaled by g has a log-power term of exactly |log10(g^2)| per mel bin
+    # and a magnitude term of (1 - g) times the mean mel magnitude; the mel spectrogram is computed here with
+    # torchaudio (Slaney scale and normalisation, magnitudes), independently of audiotools.
+    ref = music_like(batch=1)
+    est = 0.5 * ref
+    mel = torchaudio.transforms.MelSpectrogram(SR, n_fft=512, hop_length=128, n_mels=80, power=1.0, norm='slaney',
+                                               mel_scale='slaney')(ref[:, 0])
+    assert 0.5 * mel.min() > 1e-5
+    expected = math.log10(4) + 0.5 * mel.mean()
+    value = metrics.mel_distance(est, ref, SR, window_lengths=(512,), n_mels=(80,))
+    torch.testing.assert_close(value, expected.reshape(1).float(), rtol=1e-4, atol=1e-4)
 
 
 def test_mel_distance_scales_are_parameters():

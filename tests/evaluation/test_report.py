@@ -141,7 +141,9 @@ def test_report_command_scores_band_split_and_encodec_side_by_side(checkpoints, 
     for text in ('# Codec evaluation report', '## Models', '### 16 kHz output', '### 32 kHz output',
                  '## Band analysis', '## Toy inpainting', '## Band token editing', '## Spectrograms',
                  '## Definitions', '| metric | bandsplit | encodec |', 'n/a', report['command'],
-                 '![bandsplit](figures/bandsplit_clip0.png)', 'encodec, inpainting:'):
+                 '![bandsplit](figures/bandsplit_clip0.png)', 'encodec, inpainting:',
+                 "DAC's `MelSpectrogramLoss()` with default settings",
+                 "DAC's `MultiScaleSTFTLoss()` with default settings"):
         assert text in markdown, text
     image = imread(out / 'figures' / 'bandsplit_clip0.png')
     assert image.shape[:2] == (400, 1620)  # three spectrogram panels and a colour bar
