@@ -40,8 +40,8 @@ def dry_run(grid: str, dora_dir: Path) -> list:
 
 
 def describe_xp(dora_dir: Path, sig: str) -> tuple:
-    """What a registered XP trains, read from its composed config: (architectures, sample rate, codebooks
-    per branch, regime, epochs of each phase)."""
+    """What a registered XP trains, read from its composed config: (recipe's adversaries, architectures, sample
+    rate, codebooks per branch, regime, epochs of each phase)."""
     from bandsplit_audiocraft.configs import compose
     from grids.bandsplit._explorers import schedule_of
     argv = json.loads((dora_dir / 'xps' / sig / '.argv.json').read_text())
@@ -58,22 +58,29 @@ def describe_xp(dora_dir: Path, sig: str) -> tuple:
             codebooks.append(int(b.get('rvq', {}).get('n_q', cfg.rvq.n_q)))
     schedule = schedule_of(cfg)
     phases = tuple((p.name, (p.end - p.start) // schedule.updates_per_epoch) for p in schedule.phases)
-    return tuple(archs), int(cfg.sample_rate), tuple(codebooks), cfg.cascade.regime, phases
+    return (tuple(cfg.adversarial.adversaries), tuple(archs), int(cfg.sample_rate), tuple(codebooks),
+            cfg.cascade.regime, phases)
 
 
 def expected_sweep() -> tp.List[tuple]:
     """The sweep's definition, written out: per operating point, the cascades, the joint run and the four
-    baselines, each baseline and the joint run trained as long as the longest cascade."""
+    baselines, each baseline and the joint run trained as long as the longest cascade (EnCodec recipe:
+    msstftd discriminators); then the paper's pair with DAC's recipe and schedule (35 + 35 + 25 epochs)."""
     budget = 2 * max(sweep.BRANCH_PHASES) + sweep.JOINT_PHASE
     expected = []
+    encodec = ('msstftd',)
     for n_q in sweep.CODEBOOKS_PER_BRANCH:
         for phase in sweep.BRANCH_PHASES:
-            expected.append((('seanet', 'seanet'), 32000, (n_q, n_q), 'cascade',
+            expected.append((encodec, ('seanet', 'seanet'), 32000, (n_q, n_q), 'cascade',
                              (('low', phase), ('high', phase), ('joint', sweep.JOINT_PHASE))))
-        expected.append((('seanet', 'seanet'), 32000, (n_q, n_q), 'joint', (('joint', budget),)))
+        expected.append((encodec, ('seanet', 'seanet'), 32000, (n_q, n_q), 'joint', (('joint', budget),)))
         for arch in ['seanet', 'dac']:
-            expected.append(((arch,), 32000, (2 * n_q,), 'cascade', (('joint', budget),)))
-            expected.append(((arch,), 16000, (n_q,), 'cascade', (('joint', budget),)))
+            expected.append((encodec, (arch,), 32000, (2 * n_q,), 'cascade', (('joint', budget),)))
+            expected.append((encodec, (arch,), 16000, (n_q,), 'cascade', (('joint', budget),)))
+    dac = ('dac',)
+    expected.append((dac, ('dac', 'dac'), 32000, (4, 4), 'cascade', (('low', 35), ('high', 35), ('joint', 25))))
+    expected.append((dac, ('dac',), 32000, (8,), 'cascade', (('joint', 95),)))
+    expected.append((dac, ('dac',), 16000, (4,), 'cascade', (('joint', 95),)))
     return expected
 
 
@@ -83,7 +90,7 @@ def test_sweep_lists_both_regimes_all_operating_points_and_baselines(tmp_path):
     assert len({sig for _, sig in rows}) == len(rows)
     described = sorted(describe_xp(tmp_path, sig) for _, sig in rows)
     assert described == sorted(expected_sweep())
-    assert {d[3] for d in described} == {'cascade', 'joint'}
+    assert {d[4] for d in described} == {'cascade', 'joint'}
     assert sweep.BASELINES == ['seanet_32k', 'seanet_16k', 'dac_32k', 'dac_16k']
     # Registered XPs exist on disk with their config.
     assert len(list((tmp_path / 'xps').iterdir())) == len(rows)
@@ -93,8 +100,8 @@ def test_sweep_lists_both_regimes_all_operating_points_and_baselines(tmp_path):
 def test_debug_grid(tmp_path):
     rows = dry_run('bandsplit.debug', tmp_path)
     described = [describe_xp(tmp_path, sig) for _, sig in rows]
-    assert sorted(d[3] for d in described if len(d[0]) == 2) == ['cascade', 'joint']
-    assert sorted(d[0] for d in described if len(d[0]) == 1) == [('dac',), ('seanet',)]
+    assert sorted(d[4] for d in described if len(d[1]) == 2) == ['cascade', 'joint']
+    assert sorted(d[1] for d in described if len(d[1]) == 1) == [('dac',), ('seanet',)]
 
 
 def test_explorer_table_of_a_real_history():
