@@ -5,7 +5,8 @@ by the same code path, losses, discriminators, data and optimizer as the band-sp
 
 | name        | model config               | what                                                      |
 |-------------|----------------------------|-----------------------------------------------------------|
-| bandsplit   | model=bandsplit/default    | the paper's codec: 16 kHz branch + 32 kHz residual branch |
+| bandsplit   | the solver's default model | 16 kHz branch + 32 kHz residual branch (SEANet/RVQ branches, |
+|             |                            | or DAC branches under solver=bandsplit_codec/dac_recipe)  |
 | seanet_32k  | model=bandsplit/single_32k | one SEANet/RVQ branch at 32 kHz, same total bitrate       |
 | seanet_16k  | model=bandsplit/single_16k | one SEANet/RVQ branch at 16 kHz, the low branch's bitrate |
 | dac_32k     | model=bandsplit/dac_32k    | DAC (descript-audio-codec) at 32 kHz, same total bitrate  |

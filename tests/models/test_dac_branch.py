@@ -17,6 +17,16 @@ def dac_model(*overrides: str, seed: int = 0):
     return get_bandsplit_model(model_config(['model=bandsplit/dac_32k', *overrides])).eval()
 
 
+def test_paper_codec_config_is_two_dac_branches_at_50_hz():
+    model = dac_model('model=bandsplit/dac')
+    low, high = model.branches
+    assert isinstance(low, DACBranch) and isinstance(high, DACBranch)
+    assert (low.sample_rate, low.hop_length, high.sample_rate, high.hop_length) == (16000, 320, 32000, 640)
+    assert model.codebooks_per_branch == [4, 4] and model.cardinality == 1024
+    assert [b.quantizer.quantizers[0].codebook_dim for b in model.branches] == [8, 8]
+    assert low.bandwidth == 2.0 and model.bandwidth == 4.0 and model.frame_rate == 50
+
+
 def test_branch_shapes_codes_and_bitrate():
     branch = DACBranch(16000, encoder_rates=[2, 4, 5, 8], decoder_rates=[8, 5, 4, 2], n_codebooks=3, **TINY).eval()
     assert branch.hop_length == 320 and branch.frame_rate == 50 and branch.cardinality == 64
@@ -55,13 +65,16 @@ def test_configuration_errors_are_clear():
         get_bandsplit_model(model_config(['model=bandsplit/dac_32k', 'bandsplit.branches.high.architecture=x']))
 
 
-def test_dac_model_exports_loads_and_codes_to_a_file(tmp_path):
-    model = dac_model()
+@pytest.mark.parametrize('config, codebooks', [('dac_32k', [8]), ('dac', [4, 4])])
+def test_dac_model_exports_loads_and_codes_to_a_file(config, codebooks, tmp_path):
+    """The DAC baseline and the paper's codec (two DAC branches) through export, audiocraft's loader and the CLI."""
+    model = dac_model(f'model=bandsplit/{config}')
     with torch.no_grad():
         model(torch.randn(1, 1, 32000) * 0.1)
-    path = export_model(model, model_config(['model=bandsplit/dac_32k']), tmp_path / 'dac.th')
+    path = export_model(model, model_config([f'model=bandsplit/{config}']), tmp_path / 'dac.th')
     loaded = CompressionModel.get_pretrained(str(path))
-    assert isinstance(loaded.branches[0], DACBranch) and loaded.bandwidth == 4.0
+    assert all(isinstance(b, DACBranch) for b in loaded.branches) and loaded.bandwidth == 4.0
+    assert loaded.codebooks_per_branch == codebooks
     write_wav(tmp_path / 'clip.wav', torch.randn(1, 12345) * 0.1, 32000, subtype='FLOAT')
     x = read_audio(tmp_path / 'clip.wav')[0][None]
     with torch.no_grad():
