@@ -262,7 +262,7 @@ class BandSplitCompressionSolver(CompressionSolver):
             if self.is_training and len(self.adv_losses[name]) > 0 \
                     and torch.rand(1, generator=self.rng).item() <= 1 / self.cfg.adversarial.every:
                 for adv_name, adversary in self.adv_losses[name].items():
-                    metrics[f'd_{adv_name}_{name}'] = adversary.train_adv(estimate, reference)
+                    metrics[f'd_{adv_name}_{name}'] = adversary.train_adv(estimate, reference).detach()
             # The losses see a detached leaf: the balancer turns them into one gradient on it, and all
             # branches' gradients are then pushed through the model in a single backward.
             leaf = estimate.detach().requires_grad_(self.is_training)
