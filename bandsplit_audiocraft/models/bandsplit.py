@@ -238,8 +238,7 @@ class BandSplitCompressionModel(CompressionModel):
         metrics: tp.Dict[str, tp.Any] = {}
         quantizer_losses: tp.List[tp.Dict[str, torch.Tensor]] = []
         for branch, r in zip(self.branches, results):
-            metrics.update({f'{name}_{branch.name}': torch.as_tensor(value).detach()
-                            for name, value in r.metrics.items()})
+            metrics.update({f'{name}_{branch.name}': value.detach() for name, value in r.metrics.items()})
             quantizer_losses.append({name: r.metrics[name] for name in branch.QUANTIZER_LOSSES if name in r.metrics})
         return BandSplitResult(
             x=full[..., :length],

@@ -29,14 +29,14 @@ class Branch(nn.Module):
     nothing and decodes to silence).
     """
 
+    QUANTIZER_LOSSES = ('commitment', 'codebook')
+    """Names of the quantizer losses a branch's `forward` may report in its result's `metrics`."""
+
     def __init__(self, sample_rate: int, name: str = ''):
         super().__init__()
         self.sample_rate = int(sample_rate)
         self.name = name or f"{self.sample_rate}hz"
         self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
-
-    QUANTIZER_LOSSES = ('commitment', 'codebook')
-    """Names of the quantizer losses a branch's `forward` may report in its result's `metrics`."""
 
     hop_length: int
     cardinality: int

@@ -76,5 +76,6 @@ def explorer(launcher):
             encodec_recipe(baseline_overrides(name, n_q, epochs))
     dac_recipe = launcher.bind({'solver': PAPER_SOLVER})
     dac_recipe()  # the paper's codec: two DAC branches, 4 + 4 codebooks, DAC's schedule
+    paper_epochs = paper_budget_epochs()
     for name in PAPER_BASELINES:
-        dac_recipe([*COMPARED[name], {'cascade.joint_phase': paper_budget_epochs()}])
+        dac_recipe([*COMPARED[name], {'cascade.joint_phase': paper_epochs}])
