@@ -26,7 +26,7 @@ import json
 import sys
 import typing as tp
 
-import omegaconf
+from .solvers.schedule import Schedule
 
 BANDSPLIT = 'bandsplit'
 COMPARED: tp.Dict[str, tp.List[str]] = {
@@ -37,14 +37,6 @@ COMPARED: tp.Dict[str, tp.List[str]] = {
     'dac_16k': ['model=bandsplit/dac_16k', 'sample_rate=16000'],
 }
 DEFAULT_SOLVER = 'bandsplit_codec'
-
-
-def _schedule(cfg: omegaconf.DictConfig) -> tp.Any:
-    from .models.builders import branch_layout
-    from .solvers.schedule import Schedule
-    names = [name for name, _ in branch_layout(cfg)]
-    return Schedule.from_config(omegaconf.OmegaConf.to_container(cfg.cascade, resolve=True),  # type: ignore
-                                names, updates_per_epoch=int(cfg.optim.updates_per_epoch), lr=float(cfg.optim.lr))
 
 
 def matched_overrides(name: str, overrides: tp.Sequence[str] = (), solver: str = DEFAULT_SOLVER) -> tp.List[str]:
@@ -60,7 +52,7 @@ def matched_overrides(name: str, overrides: tp.Sequence[str] = (), solver: str =
     if name == BANDSPLIT:
         return base
     cfg = compose(base)
-    schedule = _schedule(cfg)
+    schedule = Schedule.from_experiment(cfg)
     unit = cfg.cascade.get('unit', 'epochs')
     length = schedule.total_updates // schedule.updates_per_epoch if unit == 'epochs' else schedule.total_updates
     return [*base, *COMPARED[name], f'cascade.joint_phase={length}']
@@ -74,12 +66,11 @@ def describe(name: str, overrides: tp.Sequence[str] = (), solver: str = DEFAULT_
     cfg = compose(matched)
     cfg.device = 'cpu'
     model = get_bandsplit_model(cfg)
-    schedule = _schedule(cfg)
+    schedule = Schedule.from_experiment(cfg)
     return {
         'name': name,
         'overrides': matched[1 + len(overrides):],  # what the model adds to the shared overrides
-        'architecture': '+'.join(type(b).__name__.replace('CodecBranch', 'seanet').replace('DACBranch', 'dac')
-                                 for b in model.branches),
+        'architecture': '+'.join(b.architecture for b in model.branches),
         'params_m': sum(p.numel() for p in model.parameters()) / 1e6,
         'branch_params_m': [sum(p.numel() for p in b.parameters()) / 1e6 for b in model.branches],
         'sample_rate': model.sample_rate,

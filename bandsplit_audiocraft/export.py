@@ -18,37 +18,32 @@ import sys
 import typing as tp
 
 import audiocraft
-import omegaconf
+from audiocraft.utils.utils import dict_from_config
+from omegaconf import OmegaConf
 import torch
 
-from .utils.atomic import atomic_write
+from .utils import PathLike
+from .utils.atomic import atomic_torch_save
 from .utils.checkpoints import load_training_checkpoint
-
-
-def atomic_torch_save(obj: tp.Any, path: tp.Union[str, Path], overwrite: bool = True) -> Path:
-    """`torch.save` to a temporary file next to `path`, then rename it into place."""
-    return atomic_write(path, lambda f: torch.save(obj, f), overwrite=overwrite)
+from .utils.devices import resolve_device
 
 
 def export_package(state: tp.Dict[str, torch.Tensor], cfg: tp.Any) -> tp.Dict[str, tp.Any]:
-    """The exported dict for a model state and its (training) config."""
-    if not isinstance(cfg, omegaconf.DictConfig):
-        cfg = omegaconf.OmegaConf.create(cfg)
-    cfg = omegaconf.OmegaConf.create(omegaconf.OmegaConf.to_container(cfg, resolve=True))
+    """The exported dict for a model state and its (training) config, a DictConfig or a nested dict."""
     return {
         'best_state': {k: v.detach().cpu() for k, v in state.items()},
-        'xp.cfg': omegaconf.OmegaConf.to_yaml(cfg),
+        'xp.cfg': OmegaConf.to_yaml(dict_from_config(OmegaConf.create(cfg))),  # interpolations resolved
         'version': audiocraft.__version__,
         'exported': True,
     }
 
 
-def export_model(model: torch.nn.Module, cfg: tp.Any, out: tp.Union[str, Path]) -> Path:
+def export_model(model: torch.nn.Module, cfg: tp.Any, out: PathLike) -> Path:
     """Export `model` (built from `cfg`) to `out`."""
     return atomic_torch_save(export_package(model.state_dict(), cfg), out)
 
 
-def find_checkpoint(source: tp.Union[str, Path]) -> Path:
+def find_checkpoint(source: PathLike) -> Path:
     """Resolve a checkpoint file from a path to a file, an XP folder, or a dora signature."""
     path = Path(source)
     if path.is_file():
@@ -66,7 +61,7 @@ def find_checkpoint(source: tp.Union[str, Path]) -> Path:
                             f"an experiment under {main.dora.dir}.")
 
 
-def export_checkpoint(source: tp.Union[str, Path], out: tp.Union[str, Path]) -> Path:
+def export_checkpoint(source: PathLike, out: PathLike) -> Path:
     """Export the best state of a training checkpoint (or XP) to `out`."""
     checkpoint = find_checkpoint(source)
     pkg = load_training_checkpoint(checkpoint)
@@ -79,7 +74,7 @@ def export_checkpoint(source: tp.Union[str, Path], out: tp.Union[str, Path]) -> 
     return atomic_torch_save(export_package(state, pkg['xp.cfg']), out)
 
 
-def model_id(path: tp.Union[str, Path]) -> bytes:
+def model_id(path: PathLike) -> bytes:
     """16-byte identity of an exported model: a hash of its weights and config, stable across copies."""
     pkg = torch.load(path, map_location='cpu', weights_only=True)
     h = hashlib.blake2b(digest_size=16)
@@ -88,6 +83,26 @@ def model_id(path: tp.Union[str, Path]) -> bytes:
         h.update(name.encode())
         h.update(pkg['best_state'][name].contiguous().numpy().tobytes())
     return h.digest()
+
+
+def load_exported(checkpoint: PathLike, device: str = 'cpu') -> tp.Any:
+    """An exported checkpoint loaded with audiocraft's `CompressionModel.get_pretrained`, in eval mode.
+
+    Raises `FileNotFoundError` for a missing file and `ValueError` for an unknown or unavailable device or a
+    file audiocraft cannot load.
+    """
+    from audiocraft.models import CompressionModel
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"Checkpoint {str(path)!r} does not exist (give an exported .th file).")
+    device = resolve_device(device)
+    try:
+        model = CompressionModel.get_pretrained(str(path), device=device)
+    except Exception as err:  # any failure here means "not a usable checkpoint"
+        raise ValueError(f"Cannot load checkpoint {str(path)!r}: it is not an exported model "
+                         f"({type(err).__name__}: {err}).") from err
+    return model.eval()
 
 
 def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:

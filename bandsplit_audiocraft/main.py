@@ -20,21 +20,20 @@ import argparse
 import json
 import os
 from pathlib import Path
-import subprocess
 import sys
 import time
 import typing as tp
 
-REPO = Path(__file__).resolve().parent.parent
+from .utils.dora import REPO, DoraRunError, dora_run
+
 SOLVER = 'bandsplit_codec/tiny'
 DEFAULT_BASELINES = 'seanet_32k,dac_32k'
 
 
-def run_training(overrides: tp.Sequence[str], env: tp.Dict[str, str]) -> None:
+def run_training(overrides: tp.Sequence[str]) -> None:
     """Run (or resume) the experiment with `dora run`, streaming its log."""
-    cmd = [sys.executable, '-m', 'dora', 'run', *overrides]
-    print(f"$ {' '.join(cmd[1:])}", flush=True)
-    subprocess.run(cmd, cwd=REPO, env=env, check=True)
+    print(f"$ python -m dora run {' '.join(overrides)}", flush=True)
+    dora_run(overrides)
 
 
 def experiment_folder(overrides: tp.Sequence[str]) -> Path:
@@ -62,15 +61,17 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     overrides = matched_overrides(BANDSPLIT, args.overrides, solver=SOLVER)
     baseline_overrides = {name: matched_overrides(name, args.overrides, solver=SOLVER) for name in baselines}
-    env = dict(os.environ)
-    env.setdefault('AUDIOCRAFT_DORA_DIR', str(REPO / 'outputs'))
-    os.environ.setdefault('AUDIOCRAFT_DORA_DIR', env['AUDIOCRAFT_DORA_DIR'])
+    os.environ.setdefault('AUDIOCRAFT_DORA_DIR', str(REPO / 'outputs'))
 
     start = time.time()
-    run_training(overrides, env)
-    train_time = time.time() - start
-    for name in baselines:
-        run_training(baseline_overrides[name], env)
+    try:
+        run_training(overrides)
+        train_time = time.time() - start
+        for name in baselines:
+            run_training(baseline_overrides[name])
+    except DoraRunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
     import torch
 
@@ -78,6 +79,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     from .data.audio_io import read_audio, write_wav
     from .export import export_checkpoint
     from .models import BandSplitCompressionModel
+    from .utils.atomic import atomic_torch_save, atomic_write_bytes
     register()
     from audiocraft.models import CompressionModel
 
@@ -106,7 +108,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     write_wav(out / 'input.wav', x[0], model.sample_rate, overwrite=True)
     write_wav(out / 'reconstruction_32khz.wav', full[0], model.sample_rate, overwrite=True)
     write_wav(out / 'reconstruction_16khz_low_band_only.wav', low[0], model.branch_rates[0], overwrite=True)
-    torch.save(codes.cpu(), out / 'codes.pt')
+    atomic_torch_save(codes.cpu(), out / 'codes.pt')
 
     summary = {
         'experiment': str(folder),
@@ -129,9 +131,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     make_report(checkpoints, manifest, report, names=names, command=' '.join(['python -m bandsplit_audiocraft.main',
                                                                                *(argv or sys.argv[1:])]))
     summary['report'] = str(report / 'report.md')
-    tmp = out / '.summary.json.tmp'
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, out / 'summary.json')
+    atomic_write_bytes(out / 'summary.json', json.dumps(summary, indent=2).encode(), overwrite=True)
 
     print()
     print("Band-split codec trained through the full cascade on the embedded corpus.")

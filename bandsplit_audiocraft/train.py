@@ -27,20 +27,14 @@ import flashy  # noqa: E402
 import omegaconf  # noqa: E402
 
 from . import register  # noqa: E402
+from .utils.devices import resolve_device  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
-def resolve_device(device: str) -> str:
-    import torch
-    if device == 'auto':
-        return 'cuda' if torch.cuda.is_available() else 'cpu'
-    return device
-
-
 def distributed_backend(device: str) -> str:
-    """torch.distributed backend for a run on `device`."""
-    return 'nccl' if resolve_device(device).startswith('cuda') else 'gloo'
+    """torch.distributed backend for a run on `device`, as `resolve_device` returns it."""
+    return 'nccl' if device.startswith('cuda') else 'gloo'
 
 
 def prepare_config(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
@@ -85,6 +79,7 @@ def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
 
 @hydra_main(config_path='../config', config_name='config', version_base='1.3')
 def main(cfg):
+    cfg.device = resolve_device(cfg.device)  # checked here, before the processes agree on a backend
     init_seed_and_system(cfg)
     log_name = '%s.log.{rank}' % cfg.execute_only if cfg.execute_only else 'solver.log.{rank}'
     flashy.setup_logging(level=str(cfg.logging.level).upper(), log_name=log_name)

@@ -10,11 +10,10 @@ duration), the memory a whole-signal pass needs, for comparison.
 
 The tiny model of the tests is used unless `--checkpoint` gives an exported model.
 
-Peak memory above the baseline varies by ~±20 % from run to run (glibc's malloc raises its mmap threshold
-after freeing large blocks, so activations come from a heap whose layout depends on the order of frees) and
-is reached within the first few batches: it is the same for 10, 20 and 40 minutes; a 1-minute file runs only
-two batches of windows at the default settings, which may stay below it. `--durations 60 600 1200 2400`
-shows it.
+Peak memory above the baseline varies from run to run (glibc's malloc raises its mmap threshold after
+freeing large blocks, so activations come from a heap whose layout depends on the order of frees) and is
+reached within the first few batches, whatever the duration; a 1-minute file runs only two batches of windows
+at the default settings, which may stay below it. `--durations 60 600 1200 2400` shows it.
 
 Usage::
 
@@ -40,6 +39,10 @@ import numpy as np
 import soundfile
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.common import write_result  # noqa: E402
+
 SAMPLE_RATE = 32000
 
 EXPORT_TINY = r'''
@@ -196,11 +199,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     report = {'checkpoint': str(args.checkpoint) if args.checkpoint else 'tiny test model',
               'durations': list(durations), 'runs': runs, 'ratios': ratios, 'target_ratio': 1.5,
               'machine': {'platform': platform.platform(), 'cpus': os.cpu_count(), 'python': sys.version.split()[0]}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_name(f'.{args.out.name}.tmp')
-    tmp_out.write_text(json.dumps(report, indent=2) + '\n')
-    os.replace(tmp_out, args.out)
-    print(f"wrote {args.out}")
+    write_result(args.out, report)
     return 0 if all(r['peak_rss'] <= 1.5 for r in ratios['chunked'].values()) else 1
 
 

@@ -168,14 +168,13 @@ def build_set(splits: tp.Dict[str, tp.List[Path]], out: Path, clip_seconds: floa
 
 def train(name: str, overrides: tp.List[str], dora_dir: Path, log: Path) -> float:
     """`dora run` with `overrides` (resuming if it was interrupted); returns the wall seconds it took now."""
-    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir)}
+    from bandsplit_audiocraft.utils.dora import DoraRunError, dora_run
     print(f"training {name}: dora run {' '.join(overrides)}", flush=True)
     start = time.time()
-    with open(log, 'a') as f:
-        out = subprocess.run([sys.executable, '-m', 'dora', 'run', *overrides], cwd=REPO, env=env,
-                             stdout=f, stderr=subprocess.STDOUT)
-    if out.returncode != 0:
-        raise BenchmarkError(f"Training {name} failed (exit {out.returncode}); its log is {log}.")
+    try:
+        dora_run(overrides, dora_dir=dora_dir, log=log)
+    except DoraRunError as error:
+        raise BenchmarkError(f"Training {name} failed: {error}") from None
     return time.time() - start
 
 

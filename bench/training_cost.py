@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,14 +63,12 @@ def overrides_for(name: str, args: argparse.Namespace) -> tp.List[str]:
 
 
 def run(name: str, args: argparse.Namespace, dora_dir: Path) -> tp.Dict[str, tp.Any]:
+    from bandsplit_audiocraft.utils.dora import dora_run
     overrides = overrides_for(name, args)
-    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir / name), 'OMP_NUM_THREADS': str(args.threads)}
     start = time.time()
-    out = subprocess.run([sys.executable, '-m', 'dora', 'run', *overrides], cwd=REPO, env=env,
-                         capture_output=True, text=True)
+    dora_run(overrides, dora_dir=dora_dir / name, env={'OMP_NUM_THREADS': str(args.threads)},
+             log=dora_dir / f'{name}.log')
     wall = time.time() - start
-    if out.returncode != 0:
-        raise RuntimeError(f"`dora run {' '.join(overrides)}` failed:\n{out.stderr[-3000:]}")
     xps = list((dora_dir / name / 'xps').iterdir())
     history = json.loads((xps[0] / 'history.json').read_text())
     phases: tp.Dict[str, tp.List[float]] = {}

@@ -1,6 +1,5 @@
-"""Shared fixtures: tiny models built from the package's own configs."""
+"""Shared fixtures: tiny models built from the package's own configs, the embedded corpus."""
 from pathlib import Path
-import typing as tp
 import warnings
 
 import pytest
@@ -9,19 +8,8 @@ import torch
 warnings.filterwarnings('ignore', message='.*weight_norm.*')
 
 import bandsplit_audiocraft  # noqa: E402,F401  (registers the plugin)
-from bandsplit_audiocraft.configs import model_config  # noqa: E402
-from bandsplit_audiocraft.models import BandSplitCompressionModel, get_bandsplit_model  # noqa: E402
-
-MODEL_PRESETS: tp.Dict[str, tp.List[str]] = {
-    'two_band': [],
-    'single': ['model=bandsplit/single_32k'],
-    'three_band': ['model=bandsplit/three_band', 'sample_rate=48000'],
-}
-
-
-def build_tiny(preset: str = 'two_band', *overrides: str, seed: int = 0) -> BandSplitCompressionModel:
-    torch.manual_seed(seed)
-    return get_bandsplit_model(model_config([*MODEL_PRESETS[preset], *overrides])).eval()
+from bandsplit_audiocraft.models import BandSplitCompressionModel  # noqa: E402
+from tests.helpers import build_tiny  # noqa: E402
 
 
 @pytest.fixture(scope='session')

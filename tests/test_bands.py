@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from bandsplit_audiocraft import bands
-from tests.conftest import build_tiny
+from tests.helpers import build_tiny
 
 
 @pytest.mark.parametrize('length', [1, 2, 3, 99, 320, 639, 640, 641, 1001, 16000])

@@ -3,7 +3,6 @@ shows what a real run logged."""
 import json
 import os
 from pathlib import Path
-import re
 import subprocess
 import sys
 import typing as tp
@@ -11,9 +10,9 @@ import typing as tp
 import pytest
 
 from grids.bandsplit import sweep
+from tests.helpers import ANSI, table_rows
 
 REPO = Path(__file__).resolve().parent.parent
-ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
 
 def grid_table(grid: str, dora_dir: Path, *args: str, env: tp.Optional[dict] = None,
@@ -25,16 +24,6 @@ def grid_table(grid: str, dora_dir: Path, *args: str, env: tp.Optional[dict] = N
     return ANSI.sub('', out.stdout)
 
 
-def table_rows(table: str) -> tp.List[tp.Tuple[str, str, str]]:
-    """(name, state, signature) of every XP of a `dora grid` table."""
-    rows = []
-    for line in table.splitlines():
-        match = re.match(r'^\s*(\d+)\s+(.*?)\s+(N/A|[A-Z]{3})\s+([0-9a-f]{8})\s', line)
-        if match:
-            rows.append((match.group(2).strip(), match.group(3), match.group(4)))
-    return rows
-
-
 def dry_run(grid: str, dora_dir: Path) -> list:
     return [(name, sig) for name, _, sig in table_rows(grid_table(grid, dora_dir, '--dry_run', '--init'))]
 
@@ -43,7 +32,7 @@ def describe_xp(dora_dir: Path, sig: str) -> tuple:
     """What a registered XP trains, read from its composed config: (recipe's adversaries, architectures, sample
     rate, codebooks per branch, regime, epochs of each phase)."""
     from bandsplit_audiocraft.configs import compose
-    from grids.bandsplit._explorers import schedule_of
+    from bandsplit_audiocraft.solvers.schedule import Schedule
     argv = json.loads((dora_dir / 'xps' / sig / '.argv.json').read_text())
     cfg = compose(argv)
     branches = sorted((b for b in cfg.bandsplit.branches.values() if b.get('enabled', True)),
@@ -56,7 +45,7 @@ def describe_xp(dora_dir: Path, sig: str) -> tuple:
             codebooks.append(int(b.get('dac', {}).get('n_codebooks', cfg.dac.n_codebooks)))
         else:
             codebooks.append(int(b.get('rvq', {}).get('n_q', cfg.rvq.n_q)))
-    schedule = schedule_of(cfg)
+    schedule = Schedule.from_experiment(cfg)
     phases = tuple((p.name, (p.end - p.start) // schedule.updates_per_epoch) for p in schedule.phases)
     return (tuple(cfg.adversarial.adversaries), tuple(archs), int(cfg.sample_rate), tuple(codebooks),
             cfg.cascade.regime, phases)

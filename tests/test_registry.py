@@ -7,7 +7,7 @@ import bandsplit_audiocraft
 from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.export import export_model, model_id
 from bandsplit_audiocraft.models import BandSplitCompressionModel
-from tests.conftest import build_tiny
+from tests.helpers import build_tiny
 
 
 def test_register_is_idempotent_and_active():

@@ -26,9 +26,9 @@ import soundfile
 import torch
 
 from ..data.audio_io import convert_channels, read_audio
+from ..utils import PathLike
 from ..utils.atomic import check_destination, publish, temporary_sibling
 
-PathLike = tp.Union[str, os.PathLike]
 #: soundfile formats streamed block by block. Others (e.g. MP3, whose block reads in libsndfile 1.2 do not
 #: always match a whole-file read) are read whole with `read_audio`.
 STREAMED_FORMATS = frozenset({'WAV', 'WAVEX', 'RF64', 'W64', 'FLAC', 'OGG', 'AIFF', 'AU', 'CAF'})
@@ -46,27 +46,19 @@ class WaveformSource(tp.Protocol):
         ...
 
 
-def _check_window(start: int, stop: int, length: int) -> None:
-    if not 0 <= start < stop <= length:
-        raise ValueError(f"Cannot read samples [{start}, {stop}) of a signal of {length} samples.")
-
-
 class TensorSource:
     """A `WaveformSource` over a tensor `[C, T]` held in memory."""
 
     def __init__(self, wav: torch.Tensor, sample_rate: int):
-        if not isinstance(wav, torch.Tensor) or wav.dim() != 2:
-            shape = list(wav.shape) if isinstance(wav, torch.Tensor) else type(wav).__name__
-            raise ValueError(f"Expected a waveform of shape [C, T] (channels, time), got {shape}.")
-        if wav.shape[0] == 0 or wav.shape[1] == 0:
-            raise ValueError(f"The waveform is empty (shape {list(wav.shape)}).")
+        if wav.dim() != 2 or wav.numel() == 0:
+            raise ValueError(f"Expected a non-empty waveform of shape [C, T] (channels, time), got {list(wav.shape)}.")
         self.wav = wav
         self.sample_rate = int(sample_rate)
         self.channels = int(wav.shape[0])
         self.length = int(wav.shape[1])
 
     def read(self, start: int, stop: int) -> torch.Tensor:
-        _check_window(start, stop, self.length)
+        assert 0 <= start < stop <= self.length, (start, stop, self.length)
         return self.wav[:, start:stop]
 
 
@@ -92,8 +84,6 @@ class SoundFileSource:
             self.file_channels = int(self._file.channels)
             self._target_channels = channels
             self.channels = self.file_channels if channels is None else int(channels)
-            if channels is not None:  # validate the conversion now rather than at the first read
-                convert_channels(torch.zeros(self.file_channels, 1), channels)
             gcd = math.gcd(self.file_rate, self.sample_rate)
             self._old, self._new = self.file_rate // gcd, self.sample_rate // gcd
             self.length = self.file_frames * self._new // self._old
@@ -138,7 +128,7 @@ class SoundFileSource:
         return torch.from_numpy(np.ascontiguousarray(window.T))
 
     def read(self, start: int, stop: int) -> torch.Tensor:
-        _check_window(start, stop, self.length)
+        assert 0 <= start < stop <= self.length, (start, stop, self.length)
         if self._resampler is None:
             wav = self._read_file(start, stop)
         else:
@@ -166,13 +156,9 @@ def open_source(path: PathLike, sample_rate: int, channels: tp.Optional[int] = N
                 ) -> tp.Union[SoundFileSource, TensorSource]:
     """A source for an audio file at `sample_rate`: streamed for `STREAMED_FORMATS`, else read whole.
 
-    Raises `FileNotFoundError` for a missing file and `ValueError` for anything that is not readable audio.
+    Raises `FileNotFoundError` for a missing file and `ValueError` for anything that is not readable audio
+    (`read_audio` says which).
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Audio file {str(path)!r} does not exist.")
-    if path.is_dir():
-        raise ValueError(f"Cannot read audio from {str(path)!r}: it is a directory.")
     try:
         return SoundFileSource(path, sample_rate, channels)
     except (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError):
@@ -216,8 +202,7 @@ class WavWriter:
 
     def write(self, block: torch.Tensor) -> None:
         """Append samples `[channels, n]`."""
-        if block.dim() != 2 or block.shape[0] != self.channels:
-            raise ValueError(f"Expected a block of shape [{self.channels}, n], got {list(block.shape)}.")
+        assert block.dim() == 2 and block.shape[0] == self.channels, (block.shape, self.channels)
         data = block.detach().float().cpu().numpy().T
         if self.clip:
             over = np.abs(data) > 1.0

@@ -1,13 +1,10 @@
 """Command line of the band-split codec: `bandsplit-codec <command> ...` (the console script installed with
-the package), or equivalently `python -m bandsplit_audiocraft.codec <command> ...`.
+the package), or equivalently `python -m bandsplit_audiocraft.codec <command> ...`; see `--help`.
 
-Commands: `compress` (audio -> `.bsac`), `decompress` (`.bsac` -> WAV), `tokenize` (audio -> int16 `.npy`
-codes and a JSONL manifest, for language-model training) and `info` (what a `.bsac` file holds). Each takes
-a file or a folder; a folder is searched recursively and its structure mirrored in the output folder. A file
-that fails is reported on stderr with the reason and the others go on; the exit status is then 1.
-
-Exit status: 0 on success, 1 when a file or the checkpoint could not be processed, 2 for a wrong command line.
-User errors print `error: ...` without a traceback (`--debug` shows it).
+Each command takes a file or a folder (searched recursively, its structure mirrored in the output folder). A
+file that fails is reported on stderr with the reason and the others go on. Exit status: 0 on success, 1 when
+a file or the checkpoint could not be processed, 2 for a wrong command line. Errors print `error: ...`
+without a traceback (`--debug` shows it).
 """
 
 from __future__ import annotations
@@ -55,41 +52,26 @@ def _prog() -> str:
 
 
 class UsageError(Exception):
-    """A wrong command line: exit status 2."""
+    """A wrong command line: exit status 2 (other errors that stop a command exit with 1)."""
 
 
-class Failure(Exception):
-    """A failure that stops the command: exit status 1."""
+def _number(convert: tp.Callable[[str], float], zero: bool = False) -> tp.Callable[[str], tp.Any]:
+    """An argparse type: `convert(text)`, finite and positive (or zero, with `zero`)."""
+    kind = "whole number" if convert is int else "number"
+
+    def parse(text: str) -> tp.Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"expected a {'non-negative' if zero else 'positive'} {kind}, "
+                                             f"got {text!r}")
+        return value
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
+_positive_float, _non_negative_float, _positive_int = _number(float), _number(float, zero=True), _number(int)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,11 +179,11 @@ def plan_jobs(src: Path, dst: tp.Optional[Path], suffix: str, find: tp.Callable[
               what: str) -> list[tuple[Path, Path]]:
     """`(input, output)` pairs: one file, or every file `find` returns under a folder, mirrored under `dst`."""
     if not src.exists():
-        raise Failure(f"{str(src)!r} does not exist.")
+        raise FileNotFoundError(f"{str(src)!r} does not exist.")
     if src.is_dir():
         files = find(src)
         if not files:
-            raise Failure(f"No {what} found under {str(src)!r}.")
+            raise FileNotFoundError(f"No {what} found under {str(src)!r}.")
         root = src if dst is None else dst
         if root.exists() and not root.is_dir():
             raise UsageError(f"The input is a folder, so the output must be a folder; {str(root)!r} is a file.")
@@ -217,7 +199,7 @@ def plan_jobs(src: Path, dst: tp.Optional[Path], suffix: str, find: tp.Callable[
 # ---- running --------------------------------------------------------------------------------------------
 
 def _describe_error(err: BaseException) -> str:
-    if isinstance(err, (ValueError, OSError, RuntimeError)):  # BitstreamError, soundfile and I/O errors
+    if isinstance(err, (UsageError, ValueError, OSError, RuntimeError)):  # BitstreamError, soundfile, I/O errors
         text = str(err)
         if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
             text = f"{text}: {err.filename}"
@@ -269,8 +251,6 @@ class Runner:
                     seen[key] = src
                     try:
                         message = work(src, dst, file_progress)
-                    except KeyboardInterrupt:
-                        raise
                     except Exception as err:  # reported, then the other files go on
                         if self.args.debug:
                             raise
@@ -291,24 +271,18 @@ class Runner:
 
 def _options(args: argparse.Namespace) -> tp.Any:
     from .operations import ChunkOptions
-    try:
-        return ChunkOptions(args.chunk_seconds, args.context_seconds, args.batch_size)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    return ChunkOptions(args.chunk_seconds, args.context_seconds, args.batch_size)  # checked by argparse
 
 
 def _load(args: argparse.Namespace) -> tp.Any:
-    from .model_io import CheckpointError, load_codec
+    from . import model_io
     if getattr(args, 'threads', None):
         import torch
         torch.set_num_threads(args.threads)
-    try:
-        codec = load_codec(args.checkpoint, args.device)
-    except CheckpointError as err:
-        raise Failure(str(err)) from None
+    codec = model_io.load_codec(args.checkpoint, args.device)
     if codec.model.channels != 1:
-        raise Failure(f"The model codes {codec.model.channels} channels jointly; this command line supports mono "
-                      f"models, which code every channel separately.")
+        raise ValueError(f"The model codes {codec.model.channels} channels jointly; this command line supports "
+                         f"mono models, which code every channel separately.")
     return codec
 
 
@@ -376,7 +350,7 @@ def cmd_decompress(args: argparse.Namespace, runner: Runner) -> None:
 
 
 def cmd_tokenize(args: argparse.Namespace, runner: Runner) -> None:
-    from .container import atomic_write_bytes
+    from ..utils.atomic import atomic_write_bytes
     from .operations import tokenize_file
     options = _options(args)
     manifest = args.manifest if args.manifest is not None else args.output / 'manifest.jsonl'
@@ -438,11 +412,7 @@ def cmd_info(args: argparse.Namespace, runner: Runner) -> None:
         codec = _load(args)
 
     def work(src: Path, dst: Path, progress: tp.Any) -> str:
-        info = describe(src)
-        if codec is not None:
-            from .container import read_header
-            codec.check_stream(read_header(src))
-            info['model_check'] = f"matches {codec.checkpoint}"
+        info = describe(src, codec)
         text = json.dumps(info, sort_keys=True) if args.json else _format_info(info)
         print(text, flush=True)
         return ''
@@ -465,16 +435,11 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     runner = Runner(args)
     try:
         COMMANDS[args.command](args, runner)
-    except UsageError as err:
+    except (UsageError, ValueError, OSError) as err:  # a missing input or checkpoint, an unknown device...
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except Failure as err:
-        if args.debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        print(f"error: {_describe_error(err)}", file=sys.stderr)
+        return 2 if isinstance(err, UsageError) else 1
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 from pathlib import Path
 import typing as tp
 
 import numpy as np
 import torch
 
+from ..utils import PathLike
+from ..utils.atomic import atomic_write_bytes, check_destination
 from . import bitstream as bs
 from . import container
 from .audio_stream import WavWriter, close_source, open_source
@@ -30,8 +31,6 @@ from .streaming import (
 )
 from .streaming import encode_long as _encode_long
 
-PathLike = tp.Union[str, os.PathLike]
-
 
 class ProgressBar(tp.Protocol):
     def update(self, n: int) -> tp.Any: ...
@@ -45,18 +44,12 @@ ProgressFactory = tp.Callable[..., ProgressBar]
 
 @dataclasses.dataclass(frozen=True)
 class ChunkOptions:
-    """How long signals are cut: `chunk_seconds` per window plus `context_seconds` on each side."""
+    """How long signals are cut: `chunk_seconds` per window plus `context_seconds` on each side (checked by
+    `streaming` when used)."""
 
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS
     context_seconds: float = DEFAULT_CONTEXT_SECONDS
     batch_size: int = DEFAULT_BATCH_SIZE
-
-    def __post_init__(self) -> None:
-        if not self.chunk_seconds > 0:
-            raise ValueError(f"The chunk duration must be positive, got {self.chunk_seconds} s.")
-        seconds_to_frames(self.context_seconds, 1.0, name='context')
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"The batch size must be a positive integer, got {self.batch_size!r}.")
 
     def kwargs(self) -> dict[str, tp.Any]:
         return dict(chunk_seconds=self.chunk_seconds, context_seconds=self.context_seconds,
@@ -109,9 +102,7 @@ class Compressed:
 def compress_file(codec: Codec, src: PathLike, dst: PathLike, *, num_codebooks: int, options: ChunkOptions,
                   overwrite: bool = False, progress: tp.Optional[ProgressFactory] = None) -> Compressed:
     """Compress an audio file to a `.bsac` file holding `num_codebooks` codebooks (lowest branch first)."""
-    dst = Path(dst)
-    if dst.exists() and not overwrite:  # fail before spending time on coding
-        raise FileExistsError(f"{str(dst)!r} already exists; pass --overwrite to replace it.")
+    dst = check_destination(dst, overwrite)  # fail before spending time on coding
     codes, length = encode_audio(codec, src, num_codebooks=num_codebooks, options=options, progress=progress)
     header = container.model_header(codec.model, codec.model_id, length=length, channels=codes.shape[0],
                                     num_codebooks=num_codebooks)
@@ -140,13 +131,10 @@ def decode_codes(codec: Codec, header: bs.StreamHeader, codes: tp.Any, *, low_ba
     model = codec.model
     codes = torch.as_tensor(np.asarray(codes), dtype=torch.long)
     if low_band_only:
-        codes = codes[:, :header.present_per_branch[0]]
-        if codes.shape[1] == 0:
-            raise ValueError("This file holds no codebook of the low branch.")
+        codes = codes[:, :header.present_per_branch[0]]  # never empty: codebooks fill the lowest branch first
     if rate is None:
         rate = model.branch_rates[0] if low_band_only else model.sample_rate
-    if rate not in model.branch_rates:
-        raise ValueError(f"The output rate must be one of the model's branch rates {model.branch_rates}, got {rate}.")
+    model.branch_index(rate)  # a ValueError now, before any output, for a rate that is no branch's
     blocks = iter_decode(model, codes, header.length, rate=rate,
                          progress=None if bar is None else bar.update, **options.kwargs())
     return rate, codes.shape[1], blocks
@@ -156,9 +144,7 @@ def decompress_file(codec: Codec, src: PathLike, dst: PathLike, *, low_band_only
                     rate: tp.Optional[int] = None, options: ChunkOptions = ChunkOptions(), overwrite: bool = False,
                     progress: tp.Optional[ProgressFactory] = None) -> Decompressed:
     """Decode a `.bsac` file to a 16-bit WAV file, streaming the output to disk."""
-    dst = Path(dst)
-    if dst.exists() and not overwrite:
-        raise FileExistsError(f"{str(dst)!r} already exists; pass --overwrite to replace it.")
+    dst = check_destination(dst, overwrite)
     header, codes = container.read_file(src)
     bar = _progress(progress, options, codec, header.num_frames, Path(src).name)
     try:
@@ -177,16 +163,14 @@ def save_npy(path: PathLike, array: np.ndarray, *, overwrite: bool = False) -> i
     """`np.save` atomically; never replaces a file unless `overwrite`."""
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
-    return container.atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+    return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
 
 
 def tokenize_file(codec: Codec, src: PathLike, dst: PathLike, *, num_codebooks: int, options: ChunkOptions,
                   mono: bool = False, overwrite: bool = False,
                   progress: tp.Optional[ProgressFactory] = None) -> dict[str, tp.Any]:
     """Save the codes of an audio file as an int16 `.npy` array `[C, K, F]`; return its manifest entry."""
-    dst = Path(dst)
-    if dst.exists() and not overwrite:
-        raise FileExistsError(f"{str(dst)!r} already exists; pass --overwrite to replace it.")
+    dst = check_destination(dst, overwrite)
     if codec.model.cardinality > np.iinfo(np.int16).max + 1:
         raise ValueError(f"Codebooks of {codec.model.cardinality} entries do not fit int16 tokens.")
     codes, length = encode_audio(codec, src, num_codebooks=num_codebooks, options=options,
@@ -199,12 +183,13 @@ def tokenize_file(codec: Codec, src: PathLike, dst: PathLike, *, num_codebooks: 
             'frame_rate': model.frame_rate, 'model_id': codec.model_id.hex()}
 
 
-def describe(path: PathLike) -> dict[str, tp.Any]:
-    """What a `.bsac` file holds, as a JSON-friendly dict (the whole file is checked)."""
+def describe(path: PathLike, codec: tp.Optional[Codec] = None) -> dict[str, tp.Any]:
+    """What a `.bsac` file holds, as a JSON-friendly dict (the whole file is checked, and with `codec` that
+    this model decodes it: `model_check`)."""
     header, _ = container.read_file(path)
     size = Path(path).stat().st_size
     payload = header.channels * header.payload_size
-    return {
+    info = {
         'path': str(path), 'model_id': header.model_id.hex(), 'sample_rate': header.sample_rate,
         'branch_rates': list(header.branch_rates), 'channels': header.channels, 'length': header.length,
         'duration': header.duration, 'frames': header.num_frames, 'frame_rate': float(header.frame_rate),
@@ -215,6 +200,10 @@ def describe(path: PathLike) -> dict[str, tp.Any]:
         'payload_bitrate': payload * 8 / header.duration, 'file_bitrate': size * 8 / header.duration,
         'size': size, 'header_size': header.header_size, 'payload_size': payload, 'metadata': header.metadata,
     }
+    if codec is not None:
+        codec.check_stream(header)
+        info['model_check'] = f"matches {codec.checkpoint}"
+    return info
 
 
 __all__ = ['ChunkOptions', 'Compressed', 'Decompressed', 'compress_file', 'decode_codes', 'decompress_file',

@@ -14,7 +14,6 @@ Example:
 """
 
 import logging
-import os
 from pathlib import Path
 import typing as tp
 
@@ -23,16 +22,14 @@ import numpy as np
 import soundfile
 import torch
 
+from ..utils import PathLike
 from ..utils.atomic import atomic_write, check_destination
 
 logger = logging.getLogger(__name__)
 
-PathLike = tp.Union[str, os.PathLike]
 PCM_SUBTYPES = ('PCM_16', 'PCM_24', 'PCM_32', 'PCM_U8')
 FLOAT_SUBTYPES = ('FLOAT', 'DOUBLE')
 MAX_CHANNELS = 64  # more "channels" than this almost always means a `[T, C]` array was passed.
-
-
 
 
 def _check_rate(sample_rate: tp.Any) -> int:
@@ -128,14 +125,12 @@ def convert_channels(wav: torch.Tensor, channels: int) -> torch.Tensor:
         - Input: `[C, T]`
         - Output: `[channels, T]`
     """
-    if channels <= 0:
-        raise ValueError(f"The number of channels must be positive, got {channels}.")
     source = wav.shape[-2]
     if source == channels:
         return wav
     if channels == 1:
         return wav.mean(dim=-2, keepdim=True)
-    if source == 1:
+    if source == 1 and channels > 1:
         return wav.expand(*wav.shape[:-2], channels, wav.shape[-1]).contiguous()
     raise ValueError(f"Cannot convert {source} channels to {channels}: only downmixing to mono "
                      f"and duplicating mono are supported.")

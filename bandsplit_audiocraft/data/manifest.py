@@ -1,10 +1,16 @@
 """audiocraft manifests (`data.jsonl`) for any folder of audio files, as a library and a command.
 
-A manifest holds one JSON object per line with exactly the fields of `audiocraft.data.audio_dataset.AudioMeta`
-(`path`, `duration`, `sample_rate`, `amplitude`, `weight`, `info_path`), so that audiocraft's
-`load_audio_meta` and `AudioDataset.from_meta` read it as is. Metadata comes from `soundfile.info`, with
-audiocraft's PyAV-based `audio_info` for the formats soundfile cannot open (mp3, m4a...). Files that neither
-can read are skipped with one warning listing them. Paths are written absolute.
+A manifest is audiocraft's own: one `audiocraft.data.audio_dataset.AudioMeta` per line, serialized with
+`AudioMeta.to_dict` as audiocraft's `save_audio_meta` does (`path`, `duration`, `sample_rate`, `amplitude`,
+`weight`, `info_path`), so that audiocraft's `load_audio_meta` and `AudioDataset.from_meta` read it as is.
+Entries are handled as the dicts `AudioMeta.to_dict` gives.
+
+Beyond audiocraft's `find_audio_files` and `save_audio_meta`, this module: reads metadata with
+`soundfile.info` (audiocraft's PyAV-based `audio_info` only for the formats soundfile cannot open: mp3,
+m4a...); ignores hidden files; skips the files that neither can read with one warning listing them; fails
+clearly on a missing folder or one without audio; and writes the manifest atomically, gzip-compressed without
+a timestamp when it ends with .gz, so that the same entries always give the same bytes. Paths are written
+absolute and sorted.
 
 Command line (one manifest folder per split is what `dset=folder` expects)::
 
@@ -12,6 +18,7 @@ Command line (one manifest folder per split is what `dset=folder` expects)::
 """
 
 import argparse
+import dataclasses
 import gzip
 import json
 import logging
@@ -20,17 +27,19 @@ from pathlib import Path
 import sys
 import typing as tp
 
+from audiocraft.data.audio import audio_info
+from audiocraft.data.audio_dataset import AudioMeta
 import soundfile
 
-from ..utils.atomic import atomic_write_bytes
+from ..utils import PathLike
+from ..utils.atomic import atomic_write
 
 logger = logging.getLogger(__name__)
 
-PathLike = tp.Union[str, os.PathLike]
 AUDIO_EXTENSIONS: tp.Tuple[str, ...] = ('.wav', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.m4a', '.aac',
                                         '.aiff', '.aif', '.aifc', '.wma', '.webm', '.caf', '.w64')
-# The fields of audiocraft.data.audio_dataset.AudioMeta, in its order.
-MANIFEST_FIELDS: tp.Tuple[str, ...] = ('path', 'duration', 'sample_rate', 'amplitude', 'weight', 'info_path')
+MANIFEST_FIELDS: tp.Tuple[str, ...] = tuple(field.name for field in dataclasses.fields(AudioMeta))
+REQUIRED_FIELDS: tp.Tuple[str, ...] = ('path', 'duration', 'sample_rate')
 
 
 def _normalize_extensions(extensions: tp.Iterable[str]) -> tp.Tuple[str, ...]:
@@ -72,8 +81,6 @@ def audio_meta(path: PathLike) -> tp.Dict[str, tp.Any]:
         duration, sample_rate = float(info.frames) / info.samplerate, int(info.samplerate)
     except Exception as sf_error:  # soundfile cannot open it: try PyAV through audiocraft.
         try:
-            from audiocraft.data.audio import audio_info  # imported lazily: audiocraft is slow to import.
-
             av_info = audio_info(path)
             duration, sample_rate = float(av_info.duration), int(av_info.sample_rate)
         except Exception as av_error:
@@ -81,8 +88,7 @@ def audio_meta(path: PathLike) -> tp.Dict[str, tp.Any]:
                              f"PyAV says {av_error!r}.") from av_error
     if not duration > 0 or sample_rate <= 0:
         raise ValueError(f"Audio file {str(path)!r} holds no audio samples.")
-    return {'path': str(path), 'duration': duration, 'sample_rate': sample_rate,
-            'amplitude': None, 'weight': None, 'info_path': None}
+    return AudioMeta(str(path), duration, sample_rate).to_dict()
 
 
 def build_manifest(folder: PathLike, *, min_duration: float = 0.0,
@@ -115,23 +121,19 @@ def build_manifest(folder: PathLike, *, min_duration: float = 0.0,
 def write_manifest(entries: tp.Sequence[tp.Dict[str, tp.Any]], out_path: PathLike) -> Path:
     """Write manifest `entries` to `out_path` (gzip-compressed if it ends with .gz), atomically.
 
-    Each entry is written with exactly the `MANIFEST_FIELDS` keys; a missing `path`, `duration` or
-    `sample_rate` raises a ValueError, missing optional fields are written as null.
+    Each entry is written as its `AudioMeta` (the `MANIFEST_FIELDS` keys, other keys dropped); a missing
+    `path`, `duration` or `sample_rate` raises a ValueError, missing optional fields are written as null.
     """
-    out_path = Path(out_path)
-    if out_path.is_dir():
-        raise ValueError(f"The manifest path {str(out_path)!r} is a directory; give a file such as data.jsonl.")
     lines = []
     for entry in entries:
-        missing = [key for key in MANIFEST_FIELDS[:3] if entry.get(key) is None]
+        missing = [key for key in REQUIRED_FIELDS if entry.get(key) is None]
         if missing:
             raise ValueError(f"Manifest entry {entry!r} lacks the required field(s) {missing}.")
-        lines.append(json.dumps({key: entry.get(key) for key in MANIFEST_FIELDS}) + '\n')
+        lines.append(json.dumps(AudioMeta.from_dict(entry).to_dict()) + '\n')
     payload = ''.join(lines).encode('utf-8')
-    if out_path.suffix.lower() == '.gz':
+    if Path(out_path).suffix.lower() == '.gz':
         payload = gzip.compress(payload, mtime=0)
-    atomic_write_bytes(out_path, payload, overwrite=True)
-    return out_path
+    return atomic_write(out_path, lambda f: f.write(payload), overwrite=True)
 
 
 def read_manifest(path: PathLike) -> tp.List[tp.Dict[str, tp.Any]]:

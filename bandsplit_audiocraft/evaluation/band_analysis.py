@@ -10,7 +10,8 @@ carries the 8-16 kHz band but may also correct the 0-8 kHz band. This module mea
 - `band_energy_fraction`: how a signal's own energy splits between bands;
 - `crossover_sdr`: SDR in a narrow band around the 8 kHz crossover, where a badly matched split would
   leave artefacts;
-- `analyse_bands`: all of the above for every contribution and the output, as nested dicts.
+- `analyse_bands`: all of the above for every contribution and the output, as nested dicts;
+- `BandAnalysis`: the report's section, on a band-split model's `U(d16)`, `d32` and output.
 
 Bands are `(low_hz, high_hz)` pairs, half-open `[low_hz, high_hz)`, except that a band reaching the
 Nyquist frequency includes it. Signals are `[B, C, T]`; per-clip results are `[B]` float32 tensors.
@@ -30,9 +31,12 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from .metrics import SDR_EPS, _check_sample_rate, check_signals, sdr
+from ..models.bandsplit import BandSplitResult
+from .metrics import SDR_EPS, check_signals, checks_signals, inputs_checked, sdr, trusted
+from .sections import Analysis, band_text, khz, section_rows, table
 
 __all__ = [
+    'BandAnalysis',
     'DEFAULT_BANDS',
     'analyse_bands',
     'band_energy',
@@ -42,7 +46,6 @@ __all__ = [
     'band_label',
     'band_sdr',
     'crossover_sdr',
-    'mean_over_clips',
 ]
 
 Band = tuple[float, float]
@@ -51,6 +54,8 @@ DEFAULT_BANDS: tuple[Band, ...] = ((0, 8000), (8000, 16000))
 """The paper's two bands at 32 kHz: the one of the 16 kHz branch and the one only the 32 kHz branch sees."""
 
 OUTPUT_KEY = 'output'
+CROSSOVER_WIDTH_HZ = 1000.0
+"""Width of the window around the crossover frequency in which the report measures the crossover SDR."""
 
 
 def band_label(band: Band) -> str:
@@ -99,13 +104,11 @@ def band_filter(x: torch.Tensor, sample_rate: int, low_hz: float, high_hz: float
     Returns:
         torch.Tensor: The band-limited signal, same shape and dtype as `x`.
     """
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise ValueError("band_filter expects a floating point torch.Tensor.")
-    if x.dim() == 0 or x.shape[-1] == 0:
-        raise ValueError(f"band_filter got an empty signal of shape {tuple(x.shape)}.")
-    if not torch.isfinite(x).all():
-        raise ValueError("band_filter got NaN or infinite values.")
-    _check_sample_rate(sample_rate)
+    if not inputs_checked():
+        if not isinstance(x, torch.Tensor) or x.dim() == 0:
+            raise ValueError("band_filter expects a torch.Tensor of shape [*, T].")
+        view = x.unsqueeze(0).flatten(1, -2) if x.dim() > 1 else x[None, None]
+        check_signals(view, view, sample_rate)
     low, high = _check_band((low_hz, high_hz), sample_rate)
     length = x.shape[-1]
     freqs = torch.fft.rfftfreq(length, d=1 / sample_rate, dtype=torch.float64, device=x.device)
@@ -116,11 +119,13 @@ def band_filter(x: torch.Tensor, sample_rate: int, low_hz: float, high_hz: float
     return torch.fft.irfft(spectrum, n=length, dim=-1).to(x.dtype)
 
 
+@checks_signals(signals=1)
 def band_energy(x: torch.Tensor, sample_rate: int, band: Band) -> torch.Tensor:
     """Energy of `x` in `band`: `sum_{c, t} band_filter(x)^2`, shape `[B, C, T] -> [B]` (float64)."""
     return band_filter(x, sample_rate, *band).double().pow(2).sum(dim=(1, 2))
 
 
+@checks_signals()
 def band_sdr(est: torch.Tensor, ref: torch.Tensor, sample_rate: int, band: Band,
              eps: float = SDR_EPS) -> torch.Tensor:
     """SDR in dB of the band-limited estimate against the band-limited reference.
@@ -138,12 +143,12 @@ def band_sdr(est: torch.Tensor, ref: torch.Tensor, sample_rate: int, band: Band,
     Returns:
         torch.Tensor: `[B]` values in dB.
     """
-    check_signals(est, ref, sample_rate)
     low, high = _check_band(band, sample_rate)
     return sdr(band_filter(est, sample_rate, low, high), band_filter(ref, sample_rate, low, high), sample_rate,
                eps=eps)
 
 
+@checks_signals()
 def band_energy_share(contribution: torch.Tensor, total: torch.Tensor, sample_rate: int,
                       bands: Sequence[Band] = DEFAULT_BANDS) -> dict[str, torch.Tensor]:
     """Share of the total's energy that `contribution` accounts for, in each band.
@@ -166,7 +171,6 @@ def band_energy_share(contribution: torch.Tensor, total: torch.Tensor, sample_ra
     Returns:
         dict: band label (`band_label`) -> `[B]` shares.
     """
-    check_signals(contribution, total, sample_rate)
     shares = {}
     for band in bands:
         low, high = _check_band(band, sample_rate)
@@ -178,6 +182,7 @@ def band_energy_share(contribution: torch.Tensor, total: torch.Tensor, sample_ra
     return shares
 
 
+@checks_signals(signals=1)
 def band_energy_fraction(x: torch.Tensor, sample_rate: int,
                          bands: Sequence[Band] = DEFAULT_BANDS) -> dict[str, torch.Tensor]:
     """Fraction of the energy of `x` that lies in each band: `|x_b|^2 / |x|^2` (sums over channels and time).
@@ -191,7 +196,6 @@ def band_energy_fraction(x: torch.Tensor, sample_rate: int,
     Returns:
         dict: band label (`band_label`) -> `[B]` fractions.
     """
-    check_signals(x, x, sample_rate)
     energy = x.detach().double().pow(2).sum(dim=(1, 2))
     fractions = {}
     for band in bands:
@@ -201,6 +205,7 @@ def band_energy_fraction(x: torch.Tensor, sample_rate: int,
     return fractions
 
 
+@checks_signals()
 def crossover_sdr(est: torch.Tensor, ref: torch.Tensor, sample_rate: int, center: float = 8000.0,
                   width: float = 1000.0, eps: float = SDR_EPS) -> torch.Tensor:
     """SDR in dB in the narrow band `[center - width / 2, center + width / 2)` around the crossover.
@@ -262,7 +267,6 @@ def analyse_bands(reference: torch.Tensor, contributions: Mapping[str, torch.Ten
     Returns:
         dict: as above.
     """
-    check_signals(output, reference, sample_rate)
     if not bands:
         raise ValueError("analyse_bands needs at least one band.")
     for band in bands:
@@ -273,13 +277,13 @@ def analyse_bands(reference: torch.Tensor, contributions: Mapping[str, torch.Ten
     unknown = sorted(set(targets) - set(contributions))
     if unknown:
         raise ValueError(f"Targets {unknown} do not name any contribution (contributions: {sorted(contributions)}).")
-    for name, signal in contributions.items():
-        try:
-            check_signals(signal, output, sample_rate)
-            if name in targets:
-                check_signals(targets[name], output, sample_rate)
-        except ValueError as error:
-            raise ValueError(f"Contribution {name!r}: {error}") from error
+    if not inputs_checked():
+        check_signals(output, reference, sample_rate)
+        for name, signal in [*contributions.items(), *targets.items()]:
+            try:
+                check_signals(signal, output, sample_rate)
+            except ValueError as error:
+                raise ValueError(f"Contribution {name!r}: {error}") from error
 
     def analyse(signal: torch.Tensor, target: torch.Tensor) -> dict:
         return {
@@ -289,22 +293,63 @@ def analyse_bands(reference: torch.Tensor, contributions: Mapping[str, torch.Ten
             'crossover_sdr': crossover_sdr(signal, target, sample_rate, crossover_hz, crossover_width_hz),
         }
 
-    result = {name: analyse(signal, targets.get(name, reference)) for name, signal in contributions.items()}
-    result[OUTPUT_KEY] = analyse(output, reference)
+    with trusted():
+        result = {name: analyse(signal, targets.get(name, reference)) for name, signal in contributions.items()}
+        result[OUTPUT_KEY] = analyse(output, reference)
     return result
 
 
-def mean_over_clips(result: Mapping) -> dict:
-    """Replace every per-clip tensor of a (nested) result dict by its mean over clips, a float.
+class BandAnalysis(Analysis):
+    """The report's band analysis: `U(d16)`, `d32` (against its residual target and against `s32`) and the
+    output `y32`, in the bands from 0 to each branch's Nyquist frequency (0-8 and 8-16 kHz)."""
+    key = 'band_analysis'
+    title = heading = "Band analysis"
 
-    NaN clips (e.g. a band where the output is silent) are ignored, as by `torch.nanmean`.
-    """
-    summary = {}
-    for key, value in result.items():
-        if isinstance(value, Mapping):
-            summary[key] = mean_over_clips(value)
-        elif isinstance(value, torch.Tensor):
-            summary[key] = float(torch.nanmean(value.double()))
-        else:
-            summary[key] = value
-    return summary
+    def __init__(self, model: torch.nn.Module):
+        super().__init__(model)
+        edges = [0.0] + [rate / 2 for rate in model.branch_rates]
+        self.bands = list(zip(edges[:-1], edges[1:]))
+
+    def measure(self, x: torch.Tensor, result: BandSplitResult) -> dict:
+        sr, crossover = self.model.sample_rate, self.model.crossover_hz
+        high, low = result.branch_outputs[-1], result.lifted_low
+        analysis = analyse_bands(x, {'low': low, 'high': high}, result.x, sr, bands=self.bands,
+                                 targets={'high': x - low}, crossover_hz=crossover,
+                                 crossover_width_hz=CROSSOVER_WIDTH_HZ)
+        with trusted():
+            analysis['high_vs_input'] = {
+                'sdr': {band_label(band): band_sdr(high, x, sr, band) for band in self.bands},
+                'crossover_sdr': crossover_sdr(high, x, sr, center=crossover, width=CROSSOVER_WIDTH_HZ)}
+        return analysis
+
+    def describe(self) -> dict:
+        return {'bands': [band_label(band) for band in self.bands], 'crossover_hz': self.model.crossover_hz,
+                'crossover_width_hz': CROSSOVER_WIDTH_HZ}
+
+    @staticmethod
+    def body(sections: Sequence[Mapping], models: Mapping[str, Mapping], signals: Mapping[str, str],
+             header: Sequence[str]) -> list[str]:
+        sig = signals
+        bands = list(dict.fromkeys(band for section in sections for band in section.get('bands', [])))
+        lines = [f"{sig['low']}: upsampled output of the branches below the top one; {sig['high']}: top-branch "
+                  f"output (compared with its residual target {sig['input']} - {sig['low']}, and with "
+                  f"{sig['input']}); {sig['output']} = {sig['low']} + {sig['high']} against {sig['input']}. SDR in "
+                  f"dB ↑; energy share of {sig['output']}'s energy per band; energy fraction of the signal's own "
+                  f"energy per band.", ""]
+        crossovers = {section['crossover_hz'] for section in sections if section.get('applicable')}
+        half = CROSSOVER_WIDTH_HZ / 2
+        window = f" {khz(min(crossovers) - half)}-{khz(min(crossovers) + half)} kHz" if len(crossovers) == 1 else ""
+        entries = [('low', f"{sig['low']} vs {sig['input']}"),
+                   ('high', f"{sig['high']} vs residual {sig['input']} - {sig['low']}"),
+                   ('high_vs_input', f"{sig['high']} vs {sig['input']}"),
+                   ('output', f"{sig['output']} vs {sig['input']}")]
+        specs: list[tuple[str, Sequence[str]]] = []
+        for key, text in entries:
+            specs += [(f"SDR {band_text(band)}: {text}", (key, 'sdr', band)) for band in bands]
+            specs.append((f"Crossover SDR{window}: {text}", (key, 'crossover_sdr')))
+        for key in ('low', 'high'):
+            specs += [(f"Energy share {band_text(band)}: {sig[key]}", (key, 'energy_share', band)) for band in bands]
+        for key in ('low', 'high', 'output'):
+            specs += [(f"Energy fraction {band_text(band)}: {sig[key]}", (key, 'energy_fraction', band))
+                      for band in bands]
+        return lines + [table(['measure', *header], section_rows(models, 'band_analysis', specs)), ""]

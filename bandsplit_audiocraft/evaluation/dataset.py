@@ -23,17 +23,17 @@ Example:
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 from ..data.audio_io import convert_channels, read_audio
 from ..data.manifest import find_audio_files, read_manifest
+from ..utils import PathLike
 
 logger = logging.getLogger(__name__)
 
-PathLike = str | os.PathLike
+
 MANIFEST_NAMES: tuple[str, ...] = ('data.jsonl', 'data.jsonl.gz')
 SEGMENT_MODES: tuple[str, ...] = ('split', 'crop')
 DEFAULT_MIN_DURATION = 0.1

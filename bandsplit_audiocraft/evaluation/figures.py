@@ -18,15 +18,16 @@ Example:
 
 from collections.abc import Sequence
 import io
-import os
 from pathlib import Path
-import tempfile
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import numpy as np
 import torch
+
+from ..utils import PathLike
+from ..utils.atomic import atomic_write_bytes
 
 __all__ = [
     'PANEL_LABEL',
@@ -35,34 +36,10 @@ __all__ = [
     'save_figure',
     'spectrogram_axes',
     'spectrogram_db',
-    'write_bytes_atomic',
 ]
 
 PANEL_LABEL = 'spectrogram'
 """Label (`Axes.get_label()`) of every spectrogram panel; the colour bar's axes are labelled 'colorbar'."""
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder renamed into place (replaces `path`)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"Cannot write to {str(path)!r}: it is a directory.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _as_channels(wav: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -101,7 +78,7 @@ def spectrogram_db(wav: torch.Tensor | np.ndarray, sample_rate: int,
 
 def plot_spectrograms(panels: Sequence[tuple[str, torch.Tensor | np.ndarray]], sample_rate: int, *,
                       crossover_hz: float | None = 8000.0, title: str | None = None,
-                      path: str | os.PathLike | None = None, dynamic_range_db: float = 80.0, n_fft: int = 1024,
+                      path: PathLike | None = None, dynamic_range_db: float = 80.0, n_fft: int = 1024,
                       panel_size: tuple[float, float] = (5.0, 4.0), dpi: int = 100) -> Figure:
     """Spectrogram panels side by side, sharing the frequency axis (kHz) and the colour scale (dB).
 
@@ -160,7 +137,7 @@ def plot_spectrograms(panels: Sequence[tuple[str, torch.Tensor | np.ndarray]], s
 
 
 def plot_band_split(s32: torch.Tensor, lifted_low: torch.Tensor, high: torch.Tensor, sample_rate: int, *,
-                    path: str | os.PathLike | None = None, crossover_hz: float = 8000.0, title: str | None = None,
+                    path: PathLike | None = None, crossover_hz: float = 8000.0, title: str | None = None,
                     low_rate_khz: float | None = None, **kwargs) -> Figure:
     """The paper's figure: spectrograms of the input `s32`, of `U(d16)` and of `d32`, all at `sample_rate`.
 
@@ -193,7 +170,7 @@ def spectrogram_axes(fig: Figure) -> list[Axes]:
     return [ax for ax in fig.axes if ax.get_label() == PANEL_LABEL]
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int | None = None) -> Path:
+def save_figure(fig: Figure, path: PathLike, dpi: int | None = None) -> Path:
     """Render `fig` as PNG and write it to `path` atomically (temporary file renamed into place)."""
     path = Path(path)
     if path.suffix.lower() != '.png':
@@ -202,4 +179,5 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int | None = None) ->
         FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format='png', dpi=dpi if dpi is not None else fig.dpi)
-    return write_bytes_atomic(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), overwrite=True)
+    return path

@@ -37,27 +37,28 @@ Example:
     >>> scores['systems']['band_split']['mel_distance']  # [B]  # doctest: +SKIP
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import math
 
 import torch
 
+from ..models.bandsplit import BandSplitResult
 from .band_analysis import band_filter, band_sdr
-from .metrics import METRICS, SDR_EPS, check_signals
+from .metrics import METRICS, SDR_EPS, checks_signals, resolve_metrics, trusted
+from .sections import Analysis, get, require_band_split, section_rows, table
 
 __all__ = [
     'DEFAULT_INPAINTING_METRICS',
     'FADE_SECONDS',
     'GUARD_HZ',
+    'Inpainting',
     'InpaintingSignals',
     'SYSTEMS',
     'band_energy_ratio_db',
     'band_limit',
     'inpaint',
-    'inpainting_cutoff',
     'inpainting_metrics',
-    'is_band_split',
     'level_above_db',
     'run_inpainting',
 ]
@@ -82,26 +83,6 @@ FADE_SECONDS = 0.01
 of the FFT mask at the clip edges does not spread broadband energy over the stopband."""
 
 
-def is_band_split(model: torch.nn.Module) -> bool:
-    """Whether `model` is a band-split codec with at least two branches (a low branch and a high branch)."""
-    from ..models.bandsplit import BandSplitCompressionModel
-
-    return isinstance(model, BandSplitCompressionModel) and len(model.branches) >= 2
-
-
-def _require_band_split(model: torch.nn.Module, what: str) -> None:
-    if not is_band_split(model):
-        branches = len(getattr(model, 'branches', [])) or 1
-        raise ValueError(f"{what} needs a band-split model with at least two branches, got a "
-                         f"{type(model).__name__} with {branches} band(s).")
-
-
-def inpainting_cutoff(model: torch.nn.Module) -> float:
-    """Cutoff of the band-limited input: the Nyquist frequency of the branch below the top one (8 kHz)."""
-    _require_band_split(model, "Inpainting")
-    return model.branch_rates[-2] / 2
-
-
 def band_limit(x: torch.Tensor, sample_rate: int, cutoff_hz: float) -> torch.Tensor:
     """`x` `[B, C, T]` without any content at or above `cutoff_hz` (zero-phase FFT brick wall, `band_filter`)."""
     return band_filter(x, sample_rate, 0.0, cutoff_hz)
@@ -118,6 +99,7 @@ def _fade(x: torch.Tensor, sample_rate: int, seconds: float) -> torch.Tensor:
     return x.double() * window
 
 
+@checks_signals(signals=1)
 def level_above_db(x: torch.Tensor, sample_rate: int, freq_hz: float, fade_seconds: float = 0.0,
                    floor_db: float = -200.0) -> torch.Tensor:
     """Energy of `x` at and above `freq_hz` relative to its total energy, in dB, per clip.
@@ -136,7 +118,6 @@ def level_above_db(x: torch.Tensor, sample_rate: int, freq_hz: float, fade_secon
     Returns:
         torch.Tensor: `[B]` levels in dB (float32).
     """
-    check_signals(x, x, sample_rate)
     y = _fade(x, sample_rate, fade_seconds).double()
     total = y.pow(2).sum(dim=(1, 2))
     upper = band_filter(y, sample_rate, freq_hz, sample_rate / 2).pow(2).sum(dim=(1, 2))
@@ -144,6 +125,7 @@ def level_above_db(x: torch.Tensor, sample_rate: int, freq_hz: float, fade_secon
     return torch.where(total > 0, 10 * ratio.log10(), torch.nan).float()
 
 
+@checks_signals()
 def band_energy_ratio_db(est: torch.Tensor, ref: torch.Tensor, sample_rate: int, band: tuple[float, float],
                          eps: float = SDR_EPS) -> torch.Tensor:
     """Energy of `est` in `band` relative to the energy of `ref` in `band`, in dB, per clip.
@@ -153,7 +135,6 @@ def band_energy_ratio_db(est: torch.Tensor, ref: torch.Tensor, sample_rate: int,
 
     Shape: `[B, C, T]`, `[B, C, T] -> [B]`.
     """
-    check_signals(est, ref, sample_rate)
     est_b = band_filter(est, sample_rate, *band).double().pow(2).sum(dim=(1, 2))
     ref_b = band_filter(ref, sample_rate, *band).double().pow(2).sum(dim=(1, 2))
     return (10 * ((est_b + eps) / (ref_b + eps)).log10()).float()
@@ -194,15 +175,13 @@ def inpaint(model: torch.nn.Module, x: torch.Tensor) -> InpaintingSignals:
     Returns:
         InpaintingSignals: `s32 = x`, `s_bl`, `U(d16)`, `r`, `d32`, `y32`.
     """
-    cutoff = inpainting_cutoff(model)
+    require_band_split(model, "Inpainting")
     x = model.check_audio(x)
-    band_limited = band_limit(x, model.sample_rate, cutoff)
+    band_limited = band_limit(x, model.sample_rate, model.crossover_hz)
     result = model(band_limited)
-    high = result.branch_outputs[-1]
-    lifted_low = result.x - high
-    return InpaintingSignals(reference=x, band_limited=band_limited, lifted_low=lifted_low,
-                             residual=band_limited - lifted_low, high_output=high, output=result.x,
-                             sample_rate=model.sample_rate, cutoff_hz=cutoff)
+    return InpaintingSignals(reference=x, band_limited=band_limited, lifted_low=result.lifted_low,
+                             residual=band_limited - result.lifted_low, high_output=result.branch_outputs[-1],
+                             output=result.x, sample_rate=model.sample_rate, cutoff_hz=model.crossover_hz)
 
 
 def inpainting_metrics(signals: InpaintingSignals,
@@ -220,9 +199,7 @@ def inpainting_metrics(signals: InpaintingSignals,
     with systems `band_limited_input`, `upsampled_low`, `band_split` and signals `band_limited_input`,
     `upsampled_low`, `residual`, `high_output`.
     """
-    unknown = [name for name in metrics if name not in METRICS]
-    if unknown:
-        raise ValueError(f"Unknown metric(s) {unknown}; available metrics are {sorted(METRICS)}.")
+    metrics = resolve_metrics(metrics)
     sr, ref = signals.sample_rate, signals.reference
     high_band = (signals.cutoff_hz, sr / 2)
     systems = {}
@@ -244,3 +221,40 @@ def run_inpainting(model: torch.nn.Module, x: torch.Tensor,
                    metrics: Sequence[str] = DEFAULT_INPAINTING_METRICS) -> dict[str, dict[str, dict]]:
     """`inpainting_metrics(inpaint(model, x), metrics)`: the whole experiment on clips `x` `[B, C, T]`."""
     return inpainting_metrics(inpaint(model, x), metrics)
+
+
+class Inpainting(Analysis):
+    """The report's toy inpainting section: `inpainting_metrics(inpaint(model, x))` on every clip."""
+    key = 'inpainting'
+    title = "Inpainting"
+    heading = "Toy inpainting (bandwidth extension)"
+
+    def measure(self, x: torch.Tensor, result: BandSplitResult) -> dict:
+        with trusted():
+            return inpainting_metrics(inpaint(self.model, x))
+
+    def describe(self) -> dict:
+        return {'cutoff_hz': self.model.crossover_hz, 'systems': dict(SYSTEMS)}
+
+    @staticmethod
+    def body(sections: Sequence[Mapping], models: Mapping[str, Mapping], signals: Mapping[str, str],
+             header: Sequence[str]) -> list[str]:
+        sig = signals
+        lines = [f"Input: the clip low-passed at the crossover (s_bl, FFT brick wall); the top branch codes "
+                  f"r = s_bl - {sig['low']} and must invent the upper band. Systems against the ORIGINAL full-band "
+                  f"clip: `band_split` = {sig['output']} = {sig['low']} + {sig['high']}, `upsampled_low` = "
+                  f"{sig['low']} (plain upsampling), `band_limited_input` = s_bl itself. High band = crossover to "
+                  f"Nyquist; high-band energy in dB relative to the original's.", ""]
+        systems = [system for section in sections for system in (get(section, 'aggregate', 'systems') or {}).values()]
+        keys = list(dict.fromkeys(key for system in systems for key in system))
+        labels = {'high_band_sdr': "High-band SDR (dB) ↑", 'high_band_energy_db': "High-band energy (dB, 0 = original)"}
+        specs = [(f"{system}: {labels.get(key) or f'{METRICS[key].label} {METRICS[key].arrow}'}",
+                  ('systems', system, key)) for system in SYSTEMS for key in keys]
+        lines += [table(['system: measure', *header], section_rows(models, 'inpainting', specs)), ""]
+        lines += ["Energy above the cutoff relative to each signal's own energy (dB): exact FFT measure, and the "
+                  "resampler stopband (from cutoff + 500 Hz, 10 ms fades; julius' upsampling transition band "
+                  "reaches just past the cutoff).", ""]
+        specs = [(f"{signal}: {name}", ('levels', signal, key))
+                 for signal in ('band_limited_input', 'upsampled_low', 'residual', 'high_output')
+                 for name, key in (('above cutoff', 'above_cutoff_db'), ('stopband', 'stopband_db'))]
+        return lines + [table(['signal: level (dB)', *header], section_rows(models, 'inpainting', specs)), ""]

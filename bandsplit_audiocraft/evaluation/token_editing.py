@@ -27,30 +27,32 @@ Because the split is soft, the high branch also contributes below 8 kHz: `low_ba
 high but finite, and measures how much of A's low band the high tokens carried.
 """
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-import os
 from pathlib import Path
 
 import torch
 
 from ..data.audio_io import write_wav
-from .band_analysis import band_sdr, mean_over_clips
-from .inpainting import _require_band_split, band_energy_ratio_db
-from .metrics import mel_distance
+from ..models.bandsplit import BandSplitResult
+from ..utils import PathLike
+from .band_analysis import band_sdr
+from .inpainting import band_energy_ratio_db
+from .metrics import mel_distance, trusted
+from .sections import Analysis, require_band_split, section_rows, table
+from .statistics import aggregate_tree, append_tree, mean_over_clips, to_floats
 
 __all__ = [
     'MEASURES',
+    'TokenEditing',
     'VARIANTS',
     'TokenEdits',
     'edit_codes',
     'edit_tokens',
-    'low_codebooks',
     'token_editing',
     'token_editing_metrics',
     'write_examples',
 ]
-
-PathLike = str | os.PathLike
 
 VARIANTS: dict[str, str] = {
     'swapped': "decode(low_a ++ high_b): A's low-band tokens with B's high-band tokens",
@@ -63,12 +65,6 @@ MEASURES: tuple[str, ...] = ('low_band_sdr_vs_a', 'high_band_sdr_vs_a', 'high_ba
                              'high_band_energy_db_vs_a', 'high_band_energy_db_vs_b', 'mel_distance_vs_a',
                              'mel_distance_vs_b')
 """What is measured for each variant (see the module docstring)."""
-
-
-def low_codebooks(model: torch.nn.Module) -> int:
-    """Number of active low-band codebooks: those of every branch below the top one."""
-    _require_band_split(model, "Token editing")
-    return sum(model.codebooks_per_branch[:-1])
 
 
 @dataclass
@@ -109,7 +105,8 @@ def edit_codes(model: torch.nn.Module, codes_a: torch.Tensor, codes_b: torch.Ten
     Returns:
         TokenEdits: the decodings, `[B, C, T]`.
     """
-    k_low = low_codebooks(model)
+    require_band_split(model, "Token editing")
+    k_low = model.low_band_codebooks
     codes_a, codes_b = model.check_codes(codes_a), model.check_codes(codes_b)
     if codes_a.shape[:2] != codes_b.shape[:2]:
         raise ValueError(f"Codes of A and B must have the same batch size and number of codebooks, got shapes "
@@ -134,14 +131,14 @@ def edit_codes(model: torch.nn.Module, codes_a: torch.Tensor, codes_b: torch.Ten
     decoded = {key: wav[..., :length] for key, wav in decoded.items()}
     return TokenEdits(codes_a=codes_a, codes_b=codes_b, low_codebooks=k_low, recon_a=decoded.pop('recon_a'),
                       recon_b=decoded.pop('recon_b'), variants=decoded, sample_rate=model.sample_rate,
-                      cutoff_hz=model.branch_rates[-2] / 2)
+                      cutoff_hz=model.crossover_hz)
 
 
 @torch.no_grad()
 def edit_tokens(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor) -> TokenEdits:
     """Encode clips `a` and `b` (`[B, C, T_a]`, `[B, C, T_b]` at the model's rate, cropped to the shorter
     length) and decode the edited combinations of their codes."""
-    _require_band_split(model, "Token editing")
+    require_band_split(model, "Token editing")
     length = min(a.shape[-1], b.shape[-1])
     codes_a, _ = model.encode(a[..., :length])
     codes_b, _ = model.encode(b[..., :length])
@@ -153,7 +150,7 @@ def token_editing_metrics(edits: TokenEdits) -> dict[str, dict[str, torch.Tensor
     sr = edits.sample_rate
     low_band, high_band = (0.0, edits.cutoff_hz), (edits.cutoff_hz, sr / 2)
     results = {}
-    for key, wav in edits.variants.items():
+    for key, wav in edits.variants.items():  # decoded by the model: trusted signals
         results[key] = {
             'low_band_sdr_vs_a': band_sdr(wav, edits.recon_a, sr, low_band),
             'high_band_sdr_vs_a': band_sdr(wav, edits.recon_a, sr, high_band),
@@ -199,3 +196,52 @@ def token_editing(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor,
     if out_dir is not None:
         write_examples(edits, out_dir, a, b)
     return mean_over_clips(token_editing_metrics(edits))
+
+
+class TokenEditing(Analysis):
+    """The report's band token editing section: clip `i` paired with clip `i + 1` (cyclically)."""
+    key = 'token_editing'
+    title = "Token editing"
+    heading = "Band token editing"
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__(model)
+        self.codes: list[torch.Tensor] = []
+        self.lengths: list[int] = []
+
+    def add(self, x: torch.Tensor, result: BandSplitResult) -> None:
+        self.codes.append(result.codes.detach())
+        self.lengths.append(int(x.shape[-1]))
+
+    @torch.no_grad()
+    def finish(self, resamples: int, clip: Callable[[int], torch.Tensor], examples: Path | None) -> dict:
+        count = len(self.codes)
+        if count < 2:
+            return {'applicable': False, 'reason': "Token editing needs at least two clips."}
+        pairs = [[i, (i + 1) % count] for i in range(count)]
+        written: list[Path] = []
+        for number, (i, j) in enumerate(pairs):
+            length = min(self.lengths[i], self.lengths[j])
+            edits = edit_codes(self.model, self.codes[i], self.codes[j], length)
+            with trusted():
+                append_tree(self.values, to_floats(token_editing_metrics(edits)))
+            if number == 0 and examples is not None:
+                written = write_examples(edits, examples, clip(i)[..., :length], clip(j)[..., :length])
+        return {'applicable': True, 'low_codebooks': self.model.low_band_codebooks, 'pairs': pairs,
+                'variants': dict(VARIANTS), 'per_pair': self.values,
+                'aggregate': aggregate_tree(self.values, resamples), 'examples': written}
+
+    @staticmethod
+    def body(sections: Sequence[Mapping], models: Mapping[str, Mapping], signals: Mapping[str, str],
+             header: Sequence[str]) -> list[str]:
+        variants = "; ".join(f"`{key}`: {text}" for key, text in VARIANTS.items())
+        lines = [f"Pairs (A, B) = (clip i, clip i + 1). {variants}. Measured against the codec reconstructions "
+                  "of A and B; low band = 0 to the crossover, high band = crossover to Nyquist. SDR and energy in dB; "
+                  "energy relative to the reconstruction's.", ""]
+        specs = [(f"{variant}: {measure}", (variant, measure)) for variant in VARIANTS for measure in MEASURES]
+        lines += [table(['variant: measure', *header], section_rows(models, 'token_editing', specs)), ""]
+        for name, entry in models.items():
+            files = entry['token_editing'].get('examples')
+            if files:
+                lines += [f"Examples ({name}, first pair): " + ", ".join(f"[{Path(f).name}]({f})" for f in files), ""]
+        return lines

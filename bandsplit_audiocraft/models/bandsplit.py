@@ -48,6 +48,16 @@ class BandSplitResult(qt.QuantizedResult):
     branch_bandwidths: tp.List[torch.Tensor] = field(default_factory=list)
     branch_rates: tp.List[int] = field(default_factory=list)
 
+    @property
+    def lifted_low(self) -> torch.Tensor:
+        """`U(y_{K-1})`: the reconstruction of every branch below the top one, at the top rate (`x - d_K`)."""
+        return self.x - self.branch_outputs[-1]
+
+
+def is_band_split(model: torch.nn.Module) -> bool:
+    """Whether `model` is a band-split codec with at least two branches (a low band and a high band)."""
+    return isinstance(model, BandSplitCompressionModel) and len(model.branches) >= 2
+
 
 class BandSplitCompressionModel(CompressionModel):
     """Frequency-band split codec built from audiocraft's SEANet autoencoders and residual vector quantizers.
@@ -140,6 +150,17 @@ class BandSplitCompressionModel(CompressionModel):
     def bandwidth(self) -> float:
         """Bitrate of the active codebooks in kbps."""
         return sum(b.bandwidth for b in self.branches)
+
+    @property
+    def crossover_hz(self) -> float:
+        """Boundary between the low band and the top branch's band: Nyquist frequency of the branch below the
+        top one (8 kHz for 16 + 32 kHz branches); the model's Nyquist frequency when it has one branch."""
+        return self.branch_rates[-2] / 2 if len(self.branches) >= 2 else self.sample_rate / 2
+
+    @property
+    def low_band_codebooks(self) -> int:
+        """Active codebooks of every branch below the top one: the low-band stream is `codes[:, :K_low]`."""
+        return sum(self.codebooks_per_branch[:-1])
 
     # ---- input checks ----------------------------------------------------------------------------------
 

@@ -32,6 +32,17 @@ class Branch(nn.Module):
     QUANTIZER_LOSSES = ('commitment', 'codebook')
     """Names of the quantizer losses a branch's `forward` may report in its result's `metrics`."""
 
+    architecture: tp.ClassVar[str]
+    """Name of the architecture in model configs (`architecture:` of a branch, key of `builders.ARCHITECTURES`)."""
+    config_blocks: tp.ClassVar[tp.Tuple[str, ...]]
+    """Config blocks the architecture is built from, each the shared block merged with the branch's own."""
+
+    @classmethod
+    def from_config(cls, sample_rate: int, blocks: tp.Dict[str, tp.Dict[str, tp.Any]], channels: int,
+                    name: str) -> 'Branch':
+        """Build a branch from its merged `config_blocks` (block name -> keyword dictionary)."""
+        raise NotImplementedError
+
     def __init__(self, sample_rate: int, name: str = ''):
         super().__init__()
         self.sample_rate = int(sample_rate)
@@ -129,6 +140,8 @@ class CodecBranch(Branch):
         sample_rate (int): Sample rate the branch works at.
         name (str): Human readable name used in logs and errors (e.g. "low").
     """
+    architecture = 'seanet'
+    config_blocks = ('seanet', 'rvq')
 
     def __init__(self, encoder: SEANetEncoder, decoder: SEANetDecoder, quantizer: qt.ResidualVectorQuantizer,
                  sample_rate: int, name: str = ''):
@@ -185,16 +198,16 @@ class CodecBranch(Branch):
     def _decode(self, latent: torch.Tensor) -> torch.Tensor:
         return self.decoder(latent)
 
-    @staticmethod
-    def build(sample_rate: int, seanet: tp.Dict[str, tp.Any], rvq: tp.Dict[str, tp.Any],
-              channels: int = 1, name: str = '') -> 'CodecBranch':
-        """Build a branch from audiocraft-style `seanet` and `rvq` keyword dictionaries.
+    @classmethod
+    def from_config(cls, sample_rate: int, blocks: tp.Dict[str, tp.Dict[str, tp.Any]], channels: int = 1,
+                    name: str = '') -> 'CodecBranch':
+        """Build a branch from audiocraft-style `seanet` and `rvq` keyword dictionaries (`blocks`).
 
         `seanet` may hold `encoder` and `decoder` sub-dictionaries overriding the shared keys, exactly as
         audiocraft's `seanet` config block; `rvq` is passed to `ResidualVectorQuantizer` with the encoder's
         dimension.
         """
-        seanet = dict(seanet)
+        seanet, rvq = dict(blocks['seanet']), blocks['rvq']
         encoder_kwargs = {**seanet, **dict(seanet.pop('encoder', None) or {})}
         decoder_kwargs = {**seanet, **dict(seanet.pop('decoder', None) or {})}
         for kwargs in (encoder_kwargs, decoder_kwargs):

@@ -24,32 +24,21 @@ same shape, as dora requires).
 
 import typing as tp
 
-from omegaconf import DictConfig, OmegaConf
+from audiocraft.utils.utils import dict_from_config
+from omegaconf import OmegaConf
 
 from .bandsplit import BandSplitCompressionModel
 from .branch import Branch, CodecBranch
 from .dac_branch import DACBranch
 
-ARCHITECTURES = ('seanet', 'dac')
+ARCHITECTURES: tp.Dict[str, tp.Type[Branch]] = {cls.architecture: cls for cls in (CodecBranch, DACBranch)}
+"""Branch architectures by config name (`architecture:` of a branch); each is built by its `from_config`."""
 
 
-def _as_dict(cfg: tp.Any) -> tp.Dict[str, tp.Any]:
-    if cfg is None:
-        return {}
-    if isinstance(cfg, DictConfig):
-        return tp.cast(tp.Dict[str, tp.Any], OmegaConf.to_container(cfg, resolve=True))
-    return dict(cfg)
-
-
-def _merge(base: tp.Dict[str, tp.Any], override: tp.Dict[str, tp.Any]) -> tp.Dict[str, tp.Any]:
-    """Recursive dictionary merge, `override` winning."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+def _merged(*configs: tp.Any) -> tp.Dict[str, tp.Any]:
+    """DictConfigs or nested dicts (None for none) merged by OmegaConf, later ones winning, as a plain dict
+    with interpolations resolved."""
+    return dict_from_config(OmegaConf.merge(*(c or {} for c in configs)))
 
 
 def _enabled(branch_cfg: tp.Any) -> bool:
@@ -58,7 +47,7 @@ def _enabled(branch_cfg: tp.Any) -> bool:
 
 def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
     """Instantiate a `BandSplitCompressionModel` from a config (DictConfig or nested dict) as above."""
-    cfg = _as_dict(cfg)
+    cfg = _merged(cfg)
     if 'bandsplit' not in cfg:
         raise KeyError("The config has no `bandsplit` block describing the branches.")
     spec = cfg['bandsplit']
@@ -66,9 +55,6 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
     if not any(_enabled(b) for b in branches_cfg.values()):
         raise ValueError("`bandsplit.branches` is empty: declare at least one branch with its sample_rate.")
     channels = int(spec.get('channels', cfg.get('channels', 1)))
-    shared_seanet = _as_dict(cfg.get('seanet'))
-    shared_rvq = _as_dict(cfg.get('rvq'))
-    shared_dac = _as_dict(cfg.get('dac'))
     branches: tp.List[Branch] = []
     for name, branch_cfg in branches_cfg.items():
         if not _enabled(branch_cfg):  # switched off (`branches.low.enabled: false`) or removed (`null`)
@@ -78,18 +64,12 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
         if 'sample_rate' not in branch_cfg:
             raise ValueError(f"Branch {name!r} has no sample_rate.")
         architecture = str(branch_cfg.get('architecture', 'seanet'))
-        if architecture == 'dac':
-            dac_kwargs = _merge(shared_dac, _as_dict(branch_cfg.get('dac')))
-            branches.append(DACBranch(int(branch_cfg['sample_rate']), **dac_kwargs, channels=channels,
-                                      name=str(name)))
-        elif architecture == 'seanet':
-            seanet = _merge(shared_seanet, _as_dict(branch_cfg.get('seanet')))
-            rvq = _merge(shared_rvq, _as_dict(branch_cfg.get('rvq')))
-            branches.append(CodecBranch.build(int(branch_cfg['sample_rate']), seanet, rvq, channels=channels,
-                                              name=str(name)))
-        else:
+        if architecture not in ARCHITECTURES:
             raise ValueError(f"Branch {name!r}: unknown architecture {architecture!r}, expected one of "
                              f"{', '.join(ARCHITECTURES)}.")
+        kind = ARCHITECTURES[architecture]
+        blocks = {block: _merged(cfg.get(block), branch_cfg.get(block)) for block in kind.config_blocks}
+        branches.append(kind.from_config(int(branch_cfg['sample_rate']), blocks, channels=channels, name=str(name)))
     branches.sort(key=lambda b: b.sample_rate)
     model = BandSplitCompressionModel(branches)
     if 'sample_rate' in cfg and cfg['sample_rate'] is not None and int(cfg['sample_rate']) != model.sample_rate:
@@ -100,7 +80,7 @@ def get_bandsplit_model(cfg: tp.Any) -> BandSplitCompressionModel:
 
 def branch_layout(cfg: tp.Any) -> tp.List[tp.Tuple[str, int]]:
     """`(name, sample_rate)` of every branch a config declares, lowest rate first (no model is built)."""
-    spec = _as_dict(cfg).get('bandsplit') or {}
+    spec = _merged(cfg).get('bandsplit') or {}
     layout = [(str(name), int(b['sample_rate'])) for name, b in (spec.get('branches') or {}).items()
               if _enabled(b)]
     return sorted(layout, key=lambda item: item[1])

@@ -59,6 +59,14 @@ class DACBranch(Branch):
         channels (int): Audio channels; DAC is mono.
         name (str): Human readable name used in logs and errors.
     """
+    architecture = 'dac'
+    config_blocks = ('dac',)
+
+    @classmethod
+    def from_config(cls, sample_rate: int, blocks: tp.Dict[str, tp.Dict[str, tp.Any]], channels: int = 1,
+                    name: str = '') -> 'DACBranch':
+        """Build a branch from the `dac` block: DAC's constructor arguments."""
+        return cls(sample_rate, **blocks['dac'], channels=channels, name=name)
 
     def __init__(self, sample_rate: int, encoder_dim: int = 64, encoder_rates: tp.Sequence[int] = (2, 4, 8, 10),
                  decoder_dim: int = 1536, decoder_rates: tp.Sequence[int] = (10, 8, 4, 2), n_codebooks: int = 8,

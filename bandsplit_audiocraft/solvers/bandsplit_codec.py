@@ -76,17 +76,6 @@ def branch_config(cfg: omegaconf.DictConfig, sample_rate: int) -> omegaconf.Dict
     return omegaconf.OmegaConf.merge(cfg, {'sample_rate': sample_rate})
 
 
-def lr_decay(schedule_cfg: tp.Any) -> float:
-    """Learning-rate decay per update of the `schedule` config block: `exponential` or none."""
-    scheduler = schedule_cfg.get('lr_scheduler') if schedule_cfg is not None else None
-    if scheduler is None:
-        return 1.
-    if scheduler != 'exponential':
-        raise ValueError(f"schedule.lr_scheduler must be null or exponential for the band-split solver, got "
-                         f"{scheduler!r}: the learning rate follows the cascade's phases.")
-    return float(schedule_cfg.exponential.lr_decay)
-
-
 def balanced_grad_scale(balancer: tp.Any, world_size: int) -> float:
     """Factor on the balancer's gradient that makes a step independent of the number of processes.
 
@@ -113,12 +102,9 @@ class BandSplitCompressionSolver(CompressionSolver):
             raise ValueError("The config declares no branch (bandsplit.branches).")
         if layout[-1][1] != cfg.sample_rate:
             raise ValueError(f"sample_rate is {cfg.sample_rate} Hz but the top branch works at {layout[-1][1]} Hz.")
-        if not cfg.optim.updates_per_epoch:
-            raise ValueError("optim.updates_per_epoch must be set: the schedule counts updates.")
         self.branch_names = [name for name, _ in layout]
         self.branch_rates = [rate for _, rate in layout]
-        self.schedule = Schedule.from_config(cfg.cascade, self.branch_names, int(cfg.optim.updates_per_epoch),
-                                             float(cfg.optim.lr), lr_decay(cfg.get('schedule')))
+        self.schedule = Schedule.from_experiment(cfg)
         self.quantizer_weights = {str(k): float(v) for k, v in (cfg.get('quantizer_losses') or {}).items()}
         unknown = set(self.quantizer_weights) - set(Branch.QUANTIZER_LOSSES)
         if unknown:

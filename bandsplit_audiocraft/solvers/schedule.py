@@ -67,16 +67,22 @@ class Phase:
         return len(self.trained) > 1
 
 
+def lr_decay_per_update(schedule_cfg: tp.Any) -> float:
+    """Learning-rate decay per update of the `schedule` config block: `exponential` or none."""
+    scheduler = schedule_cfg.get('lr_scheduler') if schedule_cfg is not None else None
+    if scheduler is None:
+        return 1.
+    if scheduler != 'exponential':
+        raise ValueError(f"schedule.lr_scheduler must be null or exponential for the band-split solver, got "
+                         f"{scheduler!r}: the learning rate follows the cascade's phases.")
+    return float(schedule_cfg.exponential.lr_decay)
+
+
 class Schedule:
     """Ordered, contiguous phases covering updates `[0, total_updates)`."""
 
     def __init__(self, phases: tp.Sequence[Phase], updates_per_epoch: int):
-        if not phases:
-            raise ValueError("A schedule needs at least one phase.")
-        for prev, nxt in zip(phases, phases[1:]):
-            if prev.end != nxt.start:
-                raise ValueError(f"Phases must be contiguous: {prev.name!r} ends at {prev.end}, "
-                                 f"{nxt.name!r} starts at {nxt.start}.")
+        assert phases and all(prev.end == nxt.start for prev, nxt in zip(phases, phases[1:])), phases
         self.phases = list(phases)
         self.updates_per_epoch = updates_per_epoch
 
@@ -103,6 +109,15 @@ class Schedule:
         return '; '.join(f"{p.name}: updates [{p.start}, {p.end}) branches {list(p.trained)} lr {p.lr:g}"
                          + (f" x {p.lr_decay:g} per update" if p.lr_decay != 1 else '') for p in self.phases)
 
+    @classmethod
+    def from_experiment(cls, cfg: tp.Any) -> 'Schedule':
+        """The schedule a composed experiment config trains: its branches (`bandsplit.branches`), `cascade`
+        block, `optim.updates_per_epoch` and `optim.lr`, and the learning-rate decay of its `schedule` block."""
+        from ..models.builders import branch_layout
+        names = [name for name, _ in branch_layout(cfg)]
+        return cls.from_config(cfg.cascade, names, cfg.optim.updates_per_epoch, float(cfg.optim.lr),
+                               lr_decay_per_update(cfg.get('schedule')))
+
     @staticmethod
     def from_config(cfg: tp.Mapping[str, tp.Any], branch_names: tp.Sequence[str], updates_per_epoch: int,
                     lr: float, lr_decay: float = 1.) -> 'Schedule':
@@ -122,8 +137,9 @@ class Schedule:
             raise ValueError(f"cascade.regime must be one of {REGIMES}, got {regime!r}.")
         if unit not in UNITS:
             raise ValueError(f"cascade.unit must be one of {UNITS}, got {unit!r}.")
-        if not updates_per_epoch or updates_per_epoch <= 0:
-            raise ValueError(f"updates_per_epoch must be positive, got {updates_per_epoch!r}.")
+        if not isinstance(updates_per_epoch, int) or updates_per_epoch <= 0:
+            raise ValueError(f"optim.updates_per_epoch must be a positive integer (the schedule counts updates), "
+                             f"got {updates_per_epoch!r}.")
         if not 0 < lr_decay <= 1:
             raise ValueError(f"The learning rate decay per update must lie in (0, 1], got {lr_decay!r}.")
         scale = updates_per_epoch if unit == 'epochs' else 1

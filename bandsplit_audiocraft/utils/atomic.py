@@ -11,7 +11,7 @@ from pathlib import Path
 import tempfile
 import typing as tp
 
-PathLike = tp.Union[str, os.PathLike]
+from . import PathLike
 
 
 def _current_umask() -> int:
@@ -84,3 +84,9 @@ def atomic_write_bytes(path: PathLike, data: bytes, *, overwrite: bool = False) 
     """Write `data` to `path` atomically; returns the number of bytes written."""
     atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
     return len(data)
+
+
+def atomic_torch_save(obj: tp.Any, path: PathLike, *, overwrite: bool = True) -> Path:
+    """`torch.save(obj)` to `path` atomically."""
+    import torch
+    return atomic_write(path, lambda f: torch.save(obj, f), overwrite=overwrite)

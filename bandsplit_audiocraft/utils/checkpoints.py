@@ -17,6 +17,8 @@ import warnings
 
 import torch
 
+from . import PathLike
+
 _FORCE_NO_WEIGHTS_ONLY = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
 
 
@@ -36,7 +38,7 @@ def trusted_checkpoint_loading() -> tp.Iterator[None]:
             os.environ[_FORCE_NO_WEIGHTS_ONLY] = previous
 
 
-def load_training_checkpoint(path: tp.Union[str, Path]) -> tp.Dict[str, tp.Any]:
+def load_training_checkpoint(path: PathLike) -> tp.Dict[str, tp.Any]:
     """Load a training checkpoint (`checkpoint.th` of an experiment) on CPU, config and history included."""
     path = Path(path)
     if not path.is_file():

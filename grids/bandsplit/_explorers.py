@@ -13,6 +13,8 @@ import typing as tp
 from dora import Explorer
 import treetable as tt
 
+from bandsplit_audiocraft.solvers.schedule import Schedule
+
 # (column, history key, format) of the valid and evaluate groups.
 VALID_METRICS = [('mel_low', 'mel_low', '.3f'), ('sisnr_low', 'sisnr_low', '.2f'),
                  ('mel_high', 'mel_high', '.3f'), ('sisnr_high', 'sisnr_high', '.2f')]
@@ -37,14 +39,6 @@ def use_cluster_partition(launcher) -> None:
             listed = ''
         partition = ','.join(p for p in listed.split(',') if p)
     launcher.slurm_(partition=partition or None, exclude=slurm.exclude or None)
-
-
-def schedule_of(cfg: tp.Any) -> tp.Any:
-    """The training schedule of an XP, from its config (as the solver builds it)."""
-    from bandsplit_audiocraft.models.builders import branch_layout
-    from bandsplit_audiocraft.solvers.schedule import Schedule
-    names = [name for name, _ in branch_layout(cfg)]
-    return Schedule.from_config(cfg.cascade, names, int(cfg.optim.updates_per_epoch), float(cfg.optim.lr))
 
 
 class BandSplitExplorer(Explorer):
@@ -86,7 +80,7 @@ class BandSplitExplorer(Explorer):
         parts = self.process_history(history)
         train = parts['train']
         try:
-            schedule = schedule_of(sheep.xp.cfg)
+            schedule = Schedule.from_experiment(sheep.xp.cfg)
         except Exception:  # an XP whose config the current code rejects: show the raw numbers
             return parts
         names = [p.name for p in schedule.phases]

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from tests.test_training_e2e import dora_run, finish, single_xp
+from tests.helpers import dora_run, finish, single_xp
 
 pytestmark = pytest.mark.slow
 

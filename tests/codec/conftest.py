@@ -1,11 +1,10 @@
-"""Fixtures of the codec tests: tiny exported checkpoints, test signals, and the slow subprocesses.
+"""Fixtures of the codec tests: tiny exported checkpoints and the slow subprocesses.
 
 The codec tests run on one torch thread (`one_thread`). The two subprocess checks (`python -m
-bandsplit_audiocraft.codec --help` and the peak memory probe) each spend ~25 s importing audiocraft: they are
+bandsplit_audiocraft.codec --help` and the peak memory probe) are slow to start (they import audiocraft): they are
 started in the background as soon as the first codec test runs (only when the tests that read them are
 selected) and run while the in-process tests do; those tests then wait for them.
 """
-import math
 import os
 from pathlib import Path
 import subprocess
@@ -18,20 +17,9 @@ import torch
 from bandsplit_audiocraft.codec.model_io import Codec, load_codec
 from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.export import export_model
+from tests.helpers import BACKGROUND_RUNS
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def make_signal(seconds: float, sample_rate: int = 32000, channels: int = 1, seed: int = 0) -> torch.Tensor:
-    """A reproducible `[C, T]` signal: a gliding tone plus a little noise, different on each channel."""
-    g = torch.Generator().manual_seed(seed)
-    t = torch.arange(int(seconds * sample_rate)) / sample_rate
-    rows = []
-    for c in range(channels):
-        f0 = 220 * (c + 1)
-        tone = 0.3 * torch.sin(2 * math.pi * f0 * t * (1 + 0.05 * torch.sin(2 * math.pi * 0.5 * t)))
-        rows.append(tone + 0.03 * torch.randn(t.shape, generator=g))
-    return torch.stack(rows)
 
 
 @pytest.fixture(scope='package', autouse=True)
@@ -94,18 +82,6 @@ class Background:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-
-
-#: Background runs: name -> (test that reads it, function of the run folder giving the arguments).
-BACKGROUND_RUNS: dict[str, tuple[str, tp.Callable[[Path], list[str]]]] = {}
-
-
-def background_run(name: str, test: str) -> tp.Callable:
-    """Register `fn(folder) -> argv` as the background run `name`, read by the test function `test`."""
-    def register(fn: tp.Callable[[Path], list[str]]) -> tp.Callable[[Path], list[str]]:
-        BACKGROUND_RUNS[name] = (test, fn)
-        return fn
-    return register
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -14,7 +14,7 @@ from bandsplit_audiocraft.codec import bitstream as bs
 from bandsplit_audiocraft.codec import cli, container, model_io
 from bandsplit_audiocraft.codec.streaming import decode_long, encode_long
 from bandsplit_audiocraft.data.audio_io import read_audio, write_wav
-from tests.codec.conftest import background_run, make_signal
+from tests.helpers import background_run, make_signal
 
 CPU = ('--device', 'cpu', '-q')
 
@@ -35,7 +35,7 @@ def _load_once(checkpoint, device='cpu') -> model_io.Codec:
 
 @pytest.fixture(autouse=True)
 def load_checkpoints_once(monkeypatch):
-    """The command line loads its checkpoint on every call (~1 s); load each one once in these tests."""
+    """The command line loads its checkpoint on every call; load each one once in these tests."""
     monkeypatch.setattr(model_io, 'load_codec', _load_once)
 
 

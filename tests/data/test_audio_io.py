@@ -8,6 +8,7 @@ import soundfile
 import torch
 
 from bandsplit_audiocraft.data.audio_io import convert_channels, read_audio, write_wav
+from tests.helpers import write_m4a
 
 
 def _sine(freq: float = 440.0, seconds: float = 0.5, sr: int = 32000, channels: int = 1) -> torch.Tensor:
@@ -120,22 +121,6 @@ def test_read_errors(tmp_path):
         read_audio(tmp_path / 'corrupt.wav')
     with pytest.raises(ValueError, match='directory'):
         read_audio(tmp_path)
-
-
-def write_m4a(path, wav: np.ndarray, sr: int) -> None:
-    """Encode a mono float signal `[T]` to AAC in an m4a container with PyAV (soundfile cannot read it)."""
-    import av
-
-    with av.open(str(path), 'w') as container:
-        stream = container.add_stream('aac', rate=sr, layout='mono')
-        for start in range(0, len(wav), 1024):
-            frame = av.AudioFrame.from_ndarray(wav[None, start:start + 1024].astype(np.float32), format='fltp',
-                                               layout='mono')
-            frame.sample_rate, frame.pts = sr, start
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
 
 
 def test_pyav_fallback_reads_m4a(tmp_path):

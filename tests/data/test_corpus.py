@@ -7,7 +7,8 @@ import pytest
 import soundfile
 import torch
 
-from bandsplit_audiocraft.data.corpus import KINDS, SPLITS, demo_signal, generate_corpus, high_band_fraction, synth_clip
+from bandsplit_audiocraft.data.corpus import SPLITS, generate_corpus
+from bandsplit_audiocraft.data.synthesis import KINDS, demo_signal, high_band_fraction, synth_clip
 
 SMALL = dict(num_train=8, num_valid=2, num_evaluate=2, num_generate=1, duration=1.0)
 

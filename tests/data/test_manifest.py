@@ -17,8 +17,7 @@ from bandsplit_audiocraft.data.manifest import (
     read_manifest,
     write_manifest,
 )
-
-from .test_audio_io import write_m4a
+from tests.helpers import write_m4a
 
 
 @pytest.fixture()

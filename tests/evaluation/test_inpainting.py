@@ -8,7 +8,7 @@ import torch
 
 from bandsplit_audiocraft.data.corpus import synth_clip
 from bandsplit_audiocraft.evaluation import inpainting as ip
-from tests.conftest import build_tiny
+from tests.helpers import build_tiny
 
 SR = 32000
 

@@ -1,7 +1,6 @@
-"""Tests of the per-clip metrics, the registry and the bootstrap confidence intervals."""
+"""Tests of the per-clip metrics and their registry."""
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ import scipy.signal
 import torch
 import torchaudio
 
-from bandsplit_audiocraft.evaluation import metrics
+from bandsplit_audiocraft.evaluation import metrics, perceptual
 from bandsplit_audiocraft.evaluation.band_analysis import band_filter
 
 SR = 32000
@@ -187,29 +186,29 @@ def test_channels_are_averaged():
 def test_visqol_identical_near_ceiling_and_lowpassed_lower():
     ref = music_like(batch=1, seconds=1.5)
     lowpassed = band_filter(ref, SR, 0, 4000)
-    value = metrics.visqol(torch.cat([ref, lowpassed]), torch.cat([ref, ref]), SR)
+    value = perceptual.visqol(torch.cat([ref, lowpassed]), torch.cat([ref, ref]), SR)
     print(f"ViSQOL identical {value[0]:.3f}, low-passed at 4 kHz {value[1]:.3f}")
     assert value[0] > 4.5
     assert value[1] < value[0] - 0.5
     short = ref[..., :SR // 5]  # ViSQOL's patches need about one second.
     with pytest.warns(RuntimeWarning, match='ViSQOL could not score'):
-        assert torch.isnan(metrics.visqol(short, short, SR)).all()
+        assert torch.isnan(perceptual.visqol(short, short, SR)).all()
     with pytest.raises(ValueError, match='silent'):
-        metrics.visqol(torch.zeros_like(ref), torch.zeros_like(ref), SR, on_error='raise')
+        perceptual.visqol(torch.zeros_like(ref), torch.zeros_like(ref), SR, on_error='raise')
 
 
 def test_pesq_and_stoi_rank_identical_above_noisy():
     ref = speech_like()
     est = torch.cat([ref, add_noise(ref, 5)])
     refs = torch.cat([ref, ref])
-    pesq = metrics.pesq_score(est, refs, 16000)
-    stoi = metrics.stoi_score(est, refs, 16000)
+    pesq = perceptual.pesq_score(est, refs, 16000)
+    stoi = perceptual.stoi_score(est, refs, 16000)
     print(f"PESQ identical {pesq[0]:.3f}, noisy {pesq[1]:.3f}; STOI identical {stoi[0]:.3f}, noisy {stoi[1]:.3f}")
     assert pesq[0] > 4.0 and pesq[1] < pesq[0] - 1
     assert stoi[0] > 0.99 and stoi[1] < stoi[0] - 0.1
     # At 32 kHz, PESQ resamples to 16 kHz and gives about the same score.
     import julius
-    pesq_32k = metrics.pesq_score(julius.resample_frac(est, 16000, 32000), julius.resample_frac(refs, 16000, 32000),
+    pesq_32k = perceptual.pesq_score(julius.resample_frac(est, 16000, 32000), julius.resample_frac(refs, 16000, 32000),
                                   32000)
     assert pesq_32k[0] > 4.0 and pesq_32k[1] < pesq_32k[0] - 1
 
@@ -218,15 +217,15 @@ def test_pesq_and_stoi_give_nan_or_raise_on_unscorable_clips():
     short = speech_like(seconds=0.2)
     silent = torch.zeros(1, 1, 16000)
     with pytest.warns(RuntimeWarning, match='at least 0.25 s'):
-        assert torch.isnan(metrics.pesq_score(short, short, 16000)).all()
+        assert torch.isnan(perceptual.pesq_score(short, short, 16000)).all()
     with pytest.warns(RuntimeWarning, match='silent'):
-        assert torch.isnan(metrics.pesq_score(silent, silent, 16000)).all()
+        assert torch.isnan(perceptual.pesq_score(silent, silent, 16000)).all()
     with pytest.raises(ValueError, match='silent'):
-        metrics.pesq_score(silent, silent, 16000, on_error='raise')
+        perceptual.pesq_score(silent, silent, 16000, on_error='raise')
     with pytest.warns(RuntimeWarning, match='STOI needs'):
-        assert torch.isnan(metrics.stoi_score(short, short, 16000)).all()
+        assert torch.isnan(perceptual.stoi_score(short, short, 16000)).all()
     with pytest.raises(ValueError, match='silent'):
-        metrics.stoi_score(silent, silent, 16000, on_error='raise')
+        perceptual.stoi_score(silent, silent, 16000, on_error='raise')
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -242,7 +241,8 @@ def test_compute_metrics_uses_the_registry():
     for name, value in scores.items():
         assert value.shape == (2,) and value.dtype == torch.float32
         torch.testing.assert_close(value, metrics.METRICS[name](est, ref, SR))
-    assert set(metrics.HIGHER_IS_BETTER) == set(metrics.METRICS)
+    higher = [m.name for m in metrics.METRICS.values() if m.higher_is_better]
+    assert higher == ['si_sdr', 'sdr', 'visqol', 'pesq', 'stoi']
     assert list(metrics.compute_metrics(est, ref, SR, ['sdr'])) == ['sdr']
     with pytest.raises(ValueError, match='Unknown metric'):
         metrics.compute_metrics(est, ref, SR, ['mel_distance', 'nope'])
@@ -270,48 +270,3 @@ def test_too_short_for_the_stft_window():
         metrics.mel_distance(x, x, SR)
     with pytest.raises(ValueError, match='too short'):
         metrics.stft_distance(x, x, SR)
-
-
-# ------------------------------------------------------------------------------------------------------
-# Bootstrap confidence intervals
-# ------------------------------------------------------------------------------------------------------
-
-
-def test_bootstrap_ci_contains_the_mean_and_narrows():
-    rng = np.random.default_rng(0)
-    population = rng.normal(5.0, 2.0, size=800)
-    widths = []
-    for n in (20, 200, 800):
-        values = population[:n]
-        mean, low, high = metrics.bootstrap_ci(values, n_resamples=2000)
-        assert mean == pytest.approx(values.mean())
-        assert low < mean < high
-        widths.append(high - low)
-    assert widths[0] > widths[1] > widths[2]
-    # Width of a 95% interval of the mean is about 2 * 1.96 * sigma / sqrt(n).
-    assert widths[2] == pytest.approx(2 * 1.96 * 2.0 / math.sqrt(800), rel=0.2)
-    # Reproducible, accepts tensors, percentile method, narrower at lower confidence.
-    assert metrics.bootstrap_ci(population[:50]) == metrics.bootstrap_ci(torch.from_numpy(population[:50]))
-    _, p_low, p_high = metrics.bootstrap_ci(population[:50], method='percentile')
-    _, c_low, c_high = metrics.bootstrap_ci(population[:50], confidence=0.5)
-    assert p_low < population[:50].mean() < p_high
-    assert c_high - c_low < p_high - p_low
-
-
-def test_bootstrap_ci_edge_cases():
-    assert metrics.bootstrap_ci([3.0]) == (3.0, 3.0, 3.0)
-    assert metrics.bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
-    with pytest.warns(RuntimeWarning, match='dropped 1 NaN'):
-        assert metrics.bootstrap_ci([1.0, math.nan]) == (1.0, 1.0, 1.0)
-    with pytest.raises(ValueError, match='1-D'):
-        metrics.bootstrap_ci(np.zeros((3, 2)))
-    with pytest.raises(ValueError, match='no values'):
-        metrics.bootstrap_ci([])
-    with pytest.raises(ValueError, match='infinite'):
-        metrics.bootstrap_ci([1.0, math.inf])
-    with pytest.raises(ValueError, match='confidence'):
-        metrics.bootstrap_ci([1.0, 2.0], confidence=95)
-    with warnings.catch_warnings():
-        warnings.simplefilter('error')
-        mean, low, high = metrics.bootstrap_ci([0.0, 1.0])
-    assert low <= mean <= high

@@ -18,8 +18,9 @@ from bandsplit_audiocraft.data.corpus import synth_clip
 from bandsplit_audiocraft.data.manifest import build_manifest, write_manifest
 from bandsplit_audiocraft.evaluation import report as rp
 from bandsplit_audiocraft.evaluation.dataset import load_evaluation_set
+from bandsplit_audiocraft.evaluation.metrics import resolve_metrics
 from bandsplit_audiocraft.export import export_model
-from tests.conftest import build_tiny
+from tests.helpers import build_tiny
 
 SR = 32000
 ENCODEC_CFG = {
@@ -194,7 +195,7 @@ def test_report_argument_errors(checkpoints, audio_dir, tmp_path, capsys):
         rp.main(['--checkpoint', str(tmp_path / 'missing.th'), '--data', str(audio_dir / 'clips'),
                  '--out', str(tmp_path / 'out')])
     assert error.value.code == 2 and 'does not exist' in capsys.readouterr().err
-    assert rp.parse_metrics('pesq_score, stft', speech=True) == ['pesq', 'stft_distance', 'stoi']
+    assert resolve_metrics('pesq_score, stft', speech=True) == ['pesq', 'stft_distance', 'stoi']
     assert rp.model_names(['a/x.th', 'b/x.th', 'y.th']) == ['x', 'x_2', 'y']
 
 

@@ -7,7 +7,7 @@ import torch
 from bandsplit_audiocraft.data.audio_io import read_audio
 from bandsplit_audiocraft.data.corpus import synth_clip
 from bandsplit_audiocraft.evaluation import token_editing as te
-from tests.conftest import build_tiny
+from tests.helpers import build_tiny
 
 SR = 32000
 
@@ -19,7 +19,7 @@ def clip(kind: str, seed: int, seconds: float = 0.3) -> torch.Tensor:
 @torch.no_grad()
 def test_own_tokens_reproduce_the_decode_and_swaps_take_the_high_branch_of_b(tiny_model):
     a, b = clip('mixture', 0), clip('noise', 1)
-    k_low = te.low_codebooks(tiny_model)
+    k_low = tiny_model.low_band_codebooks
     assert k_low == tiny_model.codebooks_per_branch[0] == 4
     codes_a, _ = tiny_model.encode(a)
     codes_b, _ = tiny_model.encode(b)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from bandsplit_audiocraft.models import BandSplitCompressionModel, CodecBranch
-from tests.conftest import build_tiny
+from tests.helpers import build_tiny
 
 LENGTHS = [1, 17, 319, 320, 639, 640, 641, 1000, 3333, 6400, 9999, 16001]
 
@@ -92,10 +92,10 @@ def test_one_two_three_branches(preset, rates, codebooks):
 
 
 def test_mismatched_frame_rates_are_rejected():
-    low = CodecBranch.build(16000, {'ratios': [8, 5, 4, 2], 'n_filters': 4, 'dimension': 8, 'lstm': 0},
-                            {'n_q': 1, 'bins': 16}, name='low')
-    high = CodecBranch.build(32000, {'ratios': [8, 5, 4, 2], 'n_filters': 4, 'dimension': 8, 'lstm': 0},
-                             {'n_q': 1, 'bins': 16}, name='high')
+    blocks = {'seanet': {'ratios': [8, 5, 4, 2], 'n_filters': 4, 'dimension': 8, 'lstm': 0},
+              'rvq': {'n_q': 1, 'bins': 16}}
+    low = CodecBranch.from_config(16000, blocks, name='low')
+    high = CodecBranch.from_config(32000, blocks, name='high')
     expected = r"same frame rate.*high: 32000 Hz / hop 320 = 100 Hz.*branch 'low' needs a hop of 160"
     with pytest.raises(ValueError, match=expected):
         BandSplitCompressionModel([low, high])

@@ -12,11 +12,11 @@ import time
 import pytest
 import torch
 
+from tests.helpers import ANSI, table_rows
 from tests.slurm import cluster as local_cluster
-from tests.test_grids import ANSI, table_rows
 
 REPO = Path(__file__).resolve().parents[2]
-GRID_TIMEOUT = 480  # seconds for the whole grid, 4 XPs of about a minute each on 2 cores
+GRID_TIMEOUT = 480  # seconds for the whole grid (4 XPs on 2 cores)
 pytestmark = pytest.mark.slow
 
 
@@ -58,8 +58,8 @@ def test_debug_grid_runs_on_slurm(slurm, tmp_path, corpus_dir):
     from audiocraft.models import CompressionModel
 
     from bandsplit_audiocraft.export import export_checkpoint
+    from bandsplit_audiocraft.solvers.schedule import Schedule
     from bandsplit_audiocraft.utils.checkpoints import load_training_checkpoint
-    from grids.bandsplit._explorers import schedule_of
 
     dora_dir = tmp_path / 'dora'
     env = {**os.environ, **slurm.env, 'AUDIOCRAFT_DORA_DIR': str(dora_dir), 'BANDSPLIT_CORPUS_DIR': str(corpus_dir)}
@@ -88,7 +88,7 @@ def test_debug_grid_runs_on_slurm(slurm, tmp_path, corpus_dir):
         xp = dora_dir / 'xps' / sig
         assert list((xp / 'submitit').glob('*_log.out')), f"{name}: not run by submitit"
         state = load_training_checkpoint(xp / 'checkpoint.th')
-        schedule = schedule_of(state['xp.cfg'])
+        schedule = Schedule.from_experiment(state['xp.cfg'])
         assert len(state['history']) == schedule.total_epochs, name
         assert state['phase_state']['phase'] == schedule.phases[-1].name, name
         assert 'evaluate' in state['history'][-1], name
