@@ -60,6 +60,25 @@ def _metrics(report: Mapping) -> list[str]:
     return lines
 
 
+def _paired(report: Mapping) -> list[str]:
+    paired = report.get('paired')
+    if not paired:
+        return []
+    baseline, differences = paired['baseline'], paired['differences']
+    lines = [f"## Paired differences against {baseline}", "",
+             f"Per clip, model minus {baseline} on the same clips; mean [95 % bootstrap interval] and whether the "
+             f"model is better: held (the interval is on the better side of 0), not held (on the worse side), "
+             f"inconclusive (it contains 0).", ""]
+    rates = sorted({int(rate) for entry in differences.values() for rate in entry})
+    for rate in rates:
+        names = [name for name, entry in differences.items() if str(rate) in entry]
+        rows = [[f"{METRICS[m].label} {METRICS[m].arrow}",
+                 *(f"{cell(d)} {d['verdict']}" for d in (differences[n][str(rate)][m] for n in names))]
+                for m in report['metrics']]
+        lines += [f"### {khz(rate)} kHz", "", table(['metric', *names], rows), ""]
+    return lines
+
+
 def _figures(report: Mapping) -> list[str]:
     clip = report['data']['clips'][report['figure_clip']]['name']
     lines = ["## Spectrograms", "", f"Clip {report['figure_clip']} (`{clip}`). Band-split models: input, upsampled "
@@ -102,6 +121,7 @@ def render_markdown(report: Mapping) -> str:
     models = report['models']
     sig = _shared_signals(models)
     lines = _header(report) + _models(models) + _metrics(report)
+    lines += _paired(report)
     for analysis in ANALYSES:
         lines += analysis.markdown(models, sig, list(models))
     return '\n'.join(lines + _figures(report) + _definitions(report, sig))

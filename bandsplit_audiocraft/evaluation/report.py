@@ -14,6 +14,8 @@ passed to `make_report`) is run on every clip (`dataset.load_evaluation_set`) an
 2. The analyses of `scoring.ANALYSES` on band-split models: band analysis, toy inpainting, band token editing
    (marked not applicable for other models).
 3. Spectrograms of `s32`, `U(d16)` and `d32` for one clip (`figures.py`).
+4. With `--baseline NAME`, every other model's paired per-clip difference from that model at each operating
+   point they share, with its bootstrap interval and a verdict (`statistics.paired_difference`).
 
 PESQ and STOI are speech metrics, computed with `--speech` or when named in `--metrics`; ViSQOL is slow and
 needs clips of at least 1 s: name it in `--metrics`. `report.md` is rendered by `markdown.py` from the
@@ -43,7 +45,7 @@ from .dataset import SEGMENT_MODES, EvaluationSet, load_evaluation_set
 from .markdown import render_markdown
 from .metrics import DEFAULT_METRICS, METRICS, resolve_metrics
 from .scoring import ModelRun, load_model, slug
-from .statistics import CONFIDENCE, json_safe
+from .statistics import CONFIDENCE, json_safe, paired_difference
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +72,24 @@ def model_names(checkpoints: Sequence[tp.Any], names: Sequence[str] | None = Non
     return result
 
 
+def paired_against(sections: dict, baseline: str, metrics: Sequence[str], resamples: int) -> dict:
+    """Paired differences `model - baseline` of every metric at every operating point a model shares with
+    `baseline`: `{'baseline': name, 'differences': {model: {rate: {metric: paired_difference(...)}}}}`."""
+    reference = sections[baseline]['operating_points']
+    differences: dict = {}
+    for name, entry in sections.items():
+        for rate, point in entry['operating_points'].items():
+            if name != baseline and rate in reference:
+                differences.setdefault(name, {})[rate] = {
+                    metric: paired_difference(point['per_clip'][metric], reference[rate]['per_clip'][metric],
+                                              METRICS[metric].higher_is_better, resamples)
+                    for metric in metrics}
+    return {'baseline': baseline, 'differences': differences}
+
+
 def equivalent_command(checkpoints: Sequence[tp.Any], names: Sequence[str], data: tp.Any, out: Path,
-                       metrics: Sequence[str], dataset: EvaluationSet, device: str, figure_clip: int) -> str:
+                       metrics: Sequence[str], dataset: EvaluationSet, device: str, figure_clip: int,
+                       baseline: str | None) -> str:
     """The command line that makes the same report (in-memory models shown as `<in-memory model>`)."""
     argv = ['python', '-m', 'bandsplit_audiocraft.evaluation.report']
     for checkpoint, name in zip(checkpoints, names):
@@ -82,7 +100,7 @@ def equivalent_command(checkpoints: Sequence[tp.Any], names: Sequence[str], data
         argv += ['--segment', f'{dataset.segment:g}', '--segment-mode', dataset.segment_mode]
     if dataset.max_clips is not None:
         argv += ['--max-clips', str(dataset.max_clips)]
-    argv += ['--device', device, '--figure-clip', str(figure_clip)]
+    argv += ['--device', device, '--figure-clip', str(figure_clip)] + (['--baseline', baseline] if baseline else [])
     return shlex.join(argv)
 
 
@@ -90,7 +108,7 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
                 names: Sequence[str] | None = None, metrics: str | Sequence[str] | None = None, speech: bool = False,
                 segment: float | None = None, segment_mode: str = 'split', max_clips: int | None = None,
                 device: str = 'cpu', figure_clip: int = 0, examples: bool = True, progress: bool = True,
-                bootstrap_resamples: int = 9999, command: str | None = None) -> dict:
+                bootstrap_resamples: int = 9999, baseline: str | None = None, command: str | None = None) -> dict:
     """Score every model on every clip and write `report.md`, `report.json`, figures and example WAVs to `out`.
 
     Args:
@@ -107,6 +125,7 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
         examples: Write the token-editing example WAVs of the first pair.
         progress: Show a tqdm progress bar on stderr.
         bootstrap_resamples: Resamples of the bootstrap confidence intervals.
+        baseline: Name of the model the others are compared with, clip by clip (`paired_against`).
         command: Command line recorded in the report (default: the equivalent command line).
     Returns:
         dict: The content of `report.json` (non-finite numbers as None). Paths under `models` are relative to
@@ -117,6 +136,8 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
     metric_names = resolve_metrics(metrics, speech)
     device = resolve_device(device)
     display_names = model_names(checkpoints, names)
+    if baseline is not None and baseline not in display_names:
+        raise ValueError(f"The baseline {baseline!r} is not one of the models {display_names} (see --name).")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"The report folder {str(out)!r} exists and is not a folder.")
@@ -150,7 +171,7 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
 
     if command is None:
         command = equivalent_command(checkpoints, display_names, data, out, metric_names, dataset, device,
-                                     figure_clip)
+                                     figure_clip, baseline)
     report = json_safe({
         'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
         'command': command, 'device': device, 'versions': _versions(), 'data': dataset.describe(),
@@ -161,6 +182,7 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
                                 'resamples': bootstrap_resamples, 'seed': 0},
         'figure_clip': figure_clip,
         'models': sections,
+        'paired': paired_against(sections, baseline, metric_names, bootstrap_resamples) if baseline else None,
     })
     entries = list(report['models'].values())
     report['files'] = {'report_md': str(out / 'report.md'), 'report_json': str(out / 'report.json'),
@@ -203,6 +225,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--figure-clip', type=int, default=0, metavar='I', help="clip drawn in the spectrograms")
     parser.add_argument('--bootstrap-resamples', type=int, default=9999, metavar='N',
                         help="bootstrap resamples of the confidence intervals (default: 9999)")
+    parser.add_argument('--baseline', metavar='NAME',
+                        help="compare every other model with this one clip by clip (paired differences)")
     parser.add_argument('--no-examples', action='store_true', help="do not write the token-editing example WAVs")
     parser.add_argument('-q', '--quiet', action='store_true', help="no progress bar, only warnings")
     return parser
@@ -220,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              speech=args.speech, segment=args.segment, segment_mode=args.segment_mode,
                              max_clips=args.max_clips, device=args.device, figure_clip=args.figure_clip,
                              examples=not args.no_examples, progress=not args.quiet,
-                             bootstrap_resamples=args.bootstrap_resamples, command=command)
+                             bootstrap_resamples=args.bootstrap_resamples, baseline=args.baseline,
+                             command=command)
     except (FileNotFoundError, ValueError) as error:
         parser.exit(2, f"error: {error}\n")
     print(f"Wrote {report['files']['report_md']} and {report['files']['report_json']} "

@@ -1,4 +1,5 @@
-"""Summaries of per-clip values: bootstrap confidence intervals and the nested dicts the report stores.
+"""Summaries of per-clip values: bootstrap confidence intervals, paired differences between models scored on
+the same clips, and the nested dicts the report stores.
 
 Scores are kept as nested dicts whose leaves are per-clip values (`[B]` tensors from a metric or an analysis,
 then lists of floats, one per clip, once `append_tree` has gathered the clips). `aggregate_tree` turns every
@@ -108,6 +109,31 @@ def mean_over_clips(result: Mapping) -> dict:
     return {key: mean_over_clips(value) if isinstance(value, Mapping) else
             float(torch.nanmean(value.double())) if isinstance(value, torch.Tensor) else value
             for key, value in result.items()}
+
+
+def paired_difference(a: Sequence[float | None], b: Sequence[float | None], higher_is_better: bool,
+                      resamples: int = 9999, seed: int = 0) -> dict[str, tp.Any]:
+    """Paired per-clip difference `a - b` of two models scored on the same clips, with its bootstrap interval
+    and a verdict on "a is better than b".
+
+    Clips where either value is missing or not finite are left out of both. The verdict is `held` when the
+    `CONFIDENCE` interval of the mean difference lies entirely on the better side of 0 (above it when
+    `higher_is_better`), `not held` when it lies entirely on the worse side, `inconclusive` when it contains 0
+    or fewer than two clips are paired.
+
+    Returns:
+        dict: `{'mean', 'ci_low', 'ci_high', 'n', 'verdict'}` (mean and interval None when no clip is left).
+    """
+    if len(a) != len(b):
+        raise ValueError(f"Paired values need the same clips on both sides, got {len(a)} and {len(b)} values.")
+    diffs = [float(x) - float(y) for x, y in zip(a, b)
+             if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+    if not diffs:
+        return {'mean': None, 'ci_low': None, 'ci_high': None, 'n': 0, 'verdict': 'inconclusive'}
+    mean, low, high = bootstrap_ci(diffs, confidence=CONFIDENCE, n_resamples=resamples, seed=seed)
+    better, worse = (low > 0, high < 0) if higher_is_better else (high < 0, low > 0)
+    verdict = 'inconclusive' if len(diffs) < 2 else 'held' if better else 'not held' if worse else 'inconclusive'
+    return {'mean': mean, 'ci_low': low, 'ci_high': high, 'n': len(diffs), 'verdict': verdict}
 
 
 def json_safe(tree: tp.Any) -> tp.Any:

@@ -91,7 +91,8 @@ def test_report_command_scores_band_split_and_encodec_side_by_side(checkpoints, 
     out = tmp_path / 'report'
     status = rp.main(['--checkpoint', str(checkpoints['bandsplit']), '--checkpoint', str(checkpoints['encodec']),
                       '--name', 'bandsplit', '--name', 'encodec', '--data', str(audio_dir / 'clips'),
-                      '--out', str(out), '--max-clips', '2', '--bootstrap-resamples', '500', '-q'])
+                      '--out', str(out), '--max-clips', '2', '--bootstrap-resamples', '500', '--baseline', 'encodec',
+                      '-q'])
     assert status == 0
     assert 'report.md' in capsys.readouterr().out
     files = {str(p.relative_to(out)) for p in out.rglob('*') if p.is_file()}
@@ -138,8 +139,18 @@ def test_report_command_scores_band_split_and_encodec_side_by_side(checkpoints, 
         total = shares['low']['energy_share'][band]['mean'] + shares['high']['energy_share'][band]['mean']
         assert total == pytest.approx(1.0, abs=1e-4)
 
+    # Paired per-clip differences against the baseline, at the operating point both models have.
+    paired = report['paired']
+    assert paired['baseline'] == 'encodec' and list(paired['differences']) == ['bandsplit']
+    assert list(paired['differences']['bandsplit']) == ['32000']
+    for metric, diff in paired['differences']['bandsplit']['32000'].items():
+        own, base = (model['operating_points']['32000']['per_clip'][metric] for model in (bandsplit, encodec))
+        assert diff['n'] == 2 and diff['mean'] == pytest.approx(np.mean(np.subtract(own, base)))
+        assert diff['verdict'] in ('held', 'not held', 'inconclusive')
+
     markdown = (out / 'report.md').read_text()
-    for text in ('# Codec evaluation report', '## Models', '### 16 kHz output', '### 32 kHz output',
+    for text in ('# Codec evaluation report', '## Paired differences against encodec',
+                 '## Models', '### 16 kHz output', '### 32 kHz output',
                  '## Band analysis', '## Toy inpainting', '## Band token editing', '## Spectrograms',
                  '## Definitions', '| metric | bandsplit | encodec |', 'n/a', report['command'],
                  '![bandsplit](figures/bandsplit_clip0.png)', 'encodec, inpainting:',
@@ -186,6 +197,8 @@ def test_report_argument_errors(checkpoints, audio_dir, tmp_path, capsys):
         rp.make_report([checkpoints['bandsplit']], empty, tmp_path / 'out', progress=False)
     with pytest.raises(ValueError, match="one --name per --checkpoint"):
         rp.make_report([checkpoints['bandsplit']], audio_dir / 'clips', tmp_path / 'out', names=['a', 'b'])
+    with pytest.raises(ValueError, match="baseline 'nope' is not one of the models"):
+        rp.make_report([checkpoints['bandsplit']], audio_dir / 'clips', tmp_path / 'out', baseline='nope')
     with pytest.raises(ValueError, match="Unknown metric"):
         rp.make_report([checkpoints['bandsplit']], audio_dir / 'clips', tmp_path / 'out', metrics='mel,nope')
     with pytest.raises(ValueError, match="out of range"):

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from bandsplit_audiocraft.evaluation.statistics import aggregate_tree, append_tree, bootstrap_ci, json_safe, to_floats
+from bandsplit_audiocraft.evaluation.statistics import (
+    aggregate_tree,
+    append_tree,
+    bootstrap_ci,
+    json_safe,
+    paired_difference,
+    to_floats,
+)
 
 # ------------------------------------------------------------------------------------------------------
 # Bootstrap confidence intervals
@@ -63,3 +70,24 @@ def test_per_clip_trees_aggregate_and_serialise():
     assert summary['c']['n'] == 2 and summary['c']['mean'] == pytest.approx(1.5)
     assert summary['a']['b']['ci_low'] <= 1.5 <= summary['a']['b']['ci_high']
     assert json_safe({'x': [math.nan, 1.0]}) == {'x': [None, 1.0]}
+
+
+def test_paired_difference_verdicts():
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.0, 5.0, size=60)  # clips differ a lot; the models differ a little, consistently
+    better = base + 0.5 + rng.normal(0.0, 0.2, size=60)
+    held = paired_difference(better, base, higher_is_better=True, resamples=2000)
+    assert held['verdict'] == 'held' and held['n'] == 60 and 0 < held['ci_low'] < 0.5 < held['ci_high'] < 1
+    # The same gap on a metric where lower is better is the worse side: not held.
+    assert paired_difference(better, base, higher_is_better=False, resamples=2000)['verdict'] == 'not held'
+    # Unpaired intervals of these two models overlap; the paired one does not.
+    _, low_a, high_a = bootstrap_ci(better, n_resamples=2000)
+    _, low_b, high_b = bootstrap_ci(base, n_resamples=2000)
+    assert low_a < high_b and low_b < high_a
+    noise = paired_difference(base + rng.normal(0.0, 1.0, size=60), base, higher_is_better=True, resamples=2000)
+    assert noise['verdict'] == 'inconclusive' and noise['ci_low'] < 0 < noise['ci_high']
+    # Missing clips are dropped from both sides; one pair is not enough for a verdict.
+    few = paired_difference([1.0, None, math.nan], [0.0, 1.0, 2.0], higher_is_better=True)
+    assert few['n'] == 1 and few['verdict'] == 'inconclusive'
+    with pytest.raises(ValueError, match='same clips'):
+        paired_difference([1.0], [1.0, 2.0], higher_is_better=True)
