@@ -14,7 +14,9 @@ by the same code path, losses, discriminators, data and optimizer as the band-sp
 
 A baseline has one branch, so its schedule is a single joint phase; `matched_overrides` sets its length to
 the band-split cascade's total (all single-branch phases plus the joint phase), so that every model sees
-the same number of updates of the same batch and segment length.
+the same number of updates of the same batch and segment length; `matched_budget` does the same for any
+one-phase run (the joint regime, a baseline of another width). `describe_run` describes the model and budget
+of any overrides.
 
 `python -m bandsplit_audiocraft.baselines [--solver bandsplit_codec/tiny] [overrides...]` prints the table
 of the compared models (parameters, sample rate, frame rate, codebooks, bitrate, training budget), built
@@ -45,33 +47,52 @@ def matched_overrides(name: str, overrides: tp.Sequence[str] = (), solver: str =
     For the band-split codec this is `solver` + `overrides`; for a baseline, its model config and a joint
     phase as long as the whole cascade (in the cascade's unit).
     """
-    from .configs import compose
     if name not in COMPARED:
         raise KeyError(f"Unknown model {name!r}; compared models: {', '.join(COMPARED)}.")
     base = [f'solver={solver}', *overrides]
     if name == BANDSPLIT:
         return base
+    return matched_budget(COMPARED[name], overrides, solver)
+
+
+def matched_budget(model: tp.Sequence[str], overrides: tp.Sequence[str] = (),
+                   solver: str = DEFAULT_SOLVER) -> tp.List[str]:
+    """Overrides training a one-phase run, `model` (a model config, `cascade.regime=joint`, a width...), for as
+    many updates as the band-split cascade under `solver` + `overrides`: the run's joint phase lasts the whole
+    cascade (in the cascade's unit)."""
+    from .configs import compose
+    base = [f'solver={solver}', *overrides]
     cfg = compose(base)
     schedule = Schedule.from_experiment(cfg)
     unit = cfg.cascade.get('unit', 'epochs')
     length = schedule.total_updates // schedule.updates_per_epoch if unit == 'epochs' else schedule.total_updates
-    return [*base, *COMPARED[name], f'cascade.joint_phase={length}']
+    return [*base, *model, f'cascade.joint_phase={length}']
 
 
 def describe(name: str, overrides: tp.Sequence[str] = (), solver: str = DEFAULT_SOLVER) -> tp.Dict[str, tp.Any]:
     """One row of the comparison table: the model built from its config, and its training budget."""
+    matched = matched_overrides(name, overrides, solver)
+    row = describe_run(name, matched)
+    row['overrides'] = matched[1 + len(overrides):]  # what the model adds to the shared overrides
+    return row
+
+
+def describe_run(name: str, overrides: tp.Sequence[str]) -> tp.Dict[str, tp.Any]:
+    """The row of `describe` for the run of any `dora run` overrides (`overrides`: all of them, solver included),
+    shown as `name`."""
     from .configs import compose
     from .models.builders import get_bandsplit_model
-    matched = matched_overrides(name, overrides, solver)
-    cfg = compose(matched)
+    cfg = compose(overrides)
     cfg.device = 'cpu'
     model = get_bandsplit_model(cfg)
     schedule = Schedule.from_experiment(cfg)
+    parameters = sum(p.numel() for p in model.parameters())
     return {
         'name': name,
-        'overrides': matched[1 + len(overrides):],  # what the model adds to the shared overrides
+        'overrides': list(overrides),
         'architecture': '+'.join(b.architecture for b in model.branches),
-        'params_m': sum(p.numel() for p in model.parameters()) / 1e6,
+        'parameters': parameters,
+        'params_m': parameters / 1e6,
         'branch_params_m': [sum(p.numel() for p in b.parameters()) / 1e6 for b in model.branches],
         'sample_rate': model.sample_rate,
         'branch_rates': list(model.branch_rates),

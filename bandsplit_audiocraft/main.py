@@ -1,11 +1,12 @@
 """The main job: train the band-split codec on the embedded corpus, export it, use it and evaluate it.
 
 1. `dora run solver=bandsplit_codec/tiny` trains a CPU-sized band-split codec through the whole cascade
-   (low branch, high branch with the low one frozen, joint fine-tune) on the embedded corpus; a run that was
-   interrupted resumes from its last checkpoint;
-2. the single-branch baselines at the same 4 kbps, a SEANet/RVQ branch of the same width at 32 kHz and
-   DAC at 32 kHz, are trained with the same solver, data and number of updates
-   (`bandsplit_audiocraft.baselines`; `--baselines` chooses them, `--baselines none` skips them);
+   (low branch, high branch with the low one frozen, joint fine-tune) on the embedded corpus, for the updates
+   of `MAIN_BUDGET`; a run that was interrupted resumes from its last checkpoint;
+2. beside it, at the same time, the single-branch baseline at the same 4 kbps, a SEANet/RVQ branch of the
+   same width at 32 kHz, is trained with the same solver, data and number of updates
+   (`bandsplit_audiocraft.baselines`; `--baselines` chooses them, e.g. `seanet_32k,dac_32k`, and
+   `--baselines none` skips them); the cores are shared among the runs;
 3. the experiments are exported to audiocraft's release format;
 4. the band-split export is loaded back with `CompressionModel.get_pretrained`, and an evaluation clip is
    compressed to codes and reconstructed, at 32 kHz and from the low-band codebooks alone at 16 kHz;
@@ -24,16 +25,37 @@ import sys
 import time
 import typing as tp
 
-from .utils.dora import REPO, DoraRunError, dora_run
+from .utils.dora import REPO, DoraRunError, finish, kill, start
 
 SOLVER = 'bandsplit_codec/tiny'
-DEFAULT_BASELINES = 'seanet_32k,dac_32k'
+# Three phases of 8 epochs of 100 updates (batch 8 of 0.5 s): 2400 updates, enough for the tiny codec to
+# reconstruct music within the job's 20 minutes (README, "What the main job gives").
+MAIN_BUDGET = ('cascade.branch_phase=8', 'cascade.joint_phase=8')
+DEFAULT_BASELINES = 'seanet_32k'
 
 
-def run_training(overrides: tp.Sequence[str]) -> None:
-    """Run (or resume) the experiment with `dora run`, streaming its log."""
-    print(f"$ python -m dora run {' '.join(overrides)}", flush=True)
-    dora_run(overrides)
+def run_trainings(runs: tp.Dict[str, tp.List[str]], logs: Path) -> None:
+    """Run (or resume) the experiments with `dora run`, all at once, the cores shared among them: the first
+    one's log streams to stdout, the others' go to `logs/train_<name>.log`."""
+    procs = []
+    try:
+        for index, (name, overrides) in enumerate(runs.items()):
+            log = None if index == 0 else logs / f'train_{name}.log'
+            print(f"$ python -m dora run {' '.join(overrides)}" + (f"  (log: {log})" if log else ''), flush=True)
+            procs.append(start(overrides, log=log))
+        for proc in procs:
+            finish(proc)
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                kill(proc)
+
+
+def with_threads(overrides: tp.List[str], jobs: int) -> tp.List[str]:
+    """`overrides` with the run's share of the cores, unless they set `num_threads` themselves."""
+    if any(o.split('=', 1)[0] == 'num_threads' for o in overrides):
+        return overrides
+    return [*overrides, f'num_threads={max(1, (os.cpu_count() or 1) // jobs)}']
 
 
 def experiment_folder(overrides: tp.Sequence[str]) -> Path:
@@ -59,19 +81,20 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
                      f"{', '.join(b for b in COMPARED if b != BANDSPLIT)}")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    overrides = matched_overrides(BANDSPLIT, args.overrides, solver=SOLVER)
-    baseline_overrides = {name: matched_overrides(name, args.overrides, solver=SOLVER) for name in baselines}
+    budget = [*MAIN_BUDGET, *args.overrides]
+    jobs = 1 + len(baselines)
+    overrides = with_threads(matched_overrides(BANDSPLIT, budget, solver=SOLVER), jobs)
+    baseline_overrides = {name: with_threads(matched_overrides(name, budget, solver=SOLVER), jobs)
+                          for name in baselines}
     os.environ.setdefault('AUDIOCRAFT_DORA_DIR', str(REPO / 'outputs'))
 
-    start = time.time()
+    began = time.time()
     try:
-        run_training(overrides)
-        train_time = time.time() - start
-        for name in baselines:
-            run_training(baseline_overrides[name])
+        run_trainings({BANDSPLIT: overrides, **baseline_overrides}, out)
     except DoraRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    train_time = time.time() - began
 
     import torch
 
@@ -131,6 +154,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     make_report(checkpoints, manifest, report, names=names, command=' '.join(['python -m bandsplit_audiocraft.main',
                                                                                *(argv or sys.argv[1:])]))
     summary['report'] = str(report / 'report.md')
+    summary['wall_seconds'] = round(time.time() - began, 1)
     atomic_write_bytes(out / 'summary.json', json.dumps(summary, indent=2).encode(), overwrite=True)
 
     print()
@@ -145,6 +169,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     print(f"  audio and codes: {out}")
     print(f"  report:          {report / 'report.md'} (with report.json and spectrogram figures)")
     print(f"  summary:         {out / 'summary.json'}")
+    print(f"  time:            {train_time:.0f} s training, {summary['wall_seconds']:.0f} s in all")
     return 0
 
 

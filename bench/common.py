@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-import platform
 import sys
 import typing as tp
 
 
 def machine() -> tp.Dict[str, tp.Any]:
-    """CPU model, cores, torch and Python versions, and the load average at the time of the call."""
-    import torch
-    cpuinfo = Path('/proc/cpuinfo')
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    cpu = next((line.split(':', 1)[1].strip() for line in lines if line.startswith('model name')),
-               platform.processor())
-    return {'cpu': cpu, 'cores': os.cpu_count(), 'torch': torch.__version__, 'python': platform.python_version(),
-            'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            'load_average': os.getloadavg()}
+    """The machine's description, `bandsplit_audiocraft.utils.machine.machine` (imported when called: importing
+    the package loads audiocraft)."""
+    from bandsplit_audiocraft.utils.machine import machine as describe
+    return describe()
 
 
 def command_line(script: str, argv: tp.Optional[tp.Sequence[str]]) -> str:

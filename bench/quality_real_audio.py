@@ -5,8 +5,9 @@
    soundtrack of The Battle for Wesnoth, 44.1 kHz stereo Ogg Vorbis) is fetched with `apt-get download` and
    unpacked with `dpkg-deb -x` into the work folder; nothing is installed.
 2. **Benchmark set.** Whole tracks are assigned to the evaluate, valid and train splits (ordered by a hash of
-   their path, so the assignment is stable and no track lies in two splits). Every track is downmixed to mono
-   and resampled to 32 kHz with julius; train tracks are written whole, evaluate and valid tracks as
+   their path, so the assignment is stable and no track lies in two splits); steps 1 and 2 are
+   `bandsplit_audiocraft.data.music`'s. Every track is downmixed to mono and resampled to 32 kHz with julius;
+   train tracks are written whole, evaluate and valid tracks as
    `--clips-per-track` clips of `--clip-seconds` taken at evenly spaced positions, as float WAV (no clipping
    of the decoder's or resampler's overshoot). One manifest per split.
 3. **Training at equal budget.** The band-split codec (full cascade) and every model of `--models` are trained
@@ -32,8 +33,6 @@ import hashlib
 import json
 import os
 from pathlib import Path
-import shutil
-import subprocess
 import sys
 import time
 import typing as tp
@@ -41,11 +40,16 @@ import typing as tp
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bandsplit_audiocraft.data.music import (  # noqa: E402
+    DEFAULT_PACKAGE,
+    MusicSetError,
+    assign_splits,
+    build_set,
+    fetch_debian_package,
+    find_tracks,
+)
 from bench.common import command_line, machine, write_result  # noqa: E402
 
-SAMPLE_RATE = 32000
-SPLITS = ('evaluate', 'valid', 'train')
-DEFAULT_PACKAGE = 'wesnoth-1.16-music'
 # The default budget: 4 epochs of 100 updates per branch phase and for the joint phase (1200 updates of batch 8
 # on 0.5 s segments for every model), validation and evaluation sized for the benchmark set.
 DEFAULT_BUDGET = ['cascade.branch_phase=4', 'cascade.joint_phase=4']
@@ -59,109 +63,8 @@ class BenchmarkError(RuntimeError):
     """A step of the benchmark failed; the message says which and why."""
 
 
-# ---- 1. audio --------------------------------------------------------------------------------------------------
-
-def fetch_debian_package(package: str, work: Path) -> Path:
-    """Download `package` with `apt-get download` and unpack it (without installing); returns the unpacked root."""
-    root = work / 'packages' / package
-    if (root / '.complete').exists():
-        return root
-    if shutil.which('apt-get') is None or shutil.which('dpkg-deb') is None:
-        raise BenchmarkError("apt-get and dpkg-deb are needed to fetch a Debian package; give --folder instead.")
-    debs = work / 'debs'
-    debs.mkdir(parents=True, exist_ok=True)
-    existing = sorted(debs.glob(f'{package}_*.deb'))
-    if not existing:
-        print(f"downloading the Debian package {package} ...", flush=True)
-        out = subprocess.run(['apt-get', 'download', package], cwd=debs, capture_output=True, text=True)
-        existing = sorted(debs.glob(f'{package}_*.deb'))
-        if out.returncode != 0 or not existing:
-            raise BenchmarkError(f"`apt-get download {package}` failed (exit {out.returncode}): "
-                                 f"{out.stderr.strip()[-500:]}")
-    if root.exists():
-        shutil.rmtree(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run(['dpkg-deb', '-x', str(existing[-1]), str(root)], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise BenchmarkError(f"`dpkg-deb -x {existing[-1]}` failed: {out.stderr.strip()[-500:]}")
-    (root / '.complete').touch()
-    return root
-
-
-def find_tracks(folder: Path, min_seconds: float) -> tp.List[tp.Tuple[Path, float]]:
-    """Readable audio files under `folder` of at least `min_seconds`, with their durations."""
-    from bandsplit_audiocraft.data.manifest import build_manifest
-    entries = build_manifest(folder, min_duration=min_seconds)
-    return [(Path(e['path']), float(e['duration'])) for e in entries]
-
-
-# ---- 2. benchmark set ------------------------------------------------------------------------------------------
-
-def assign_splits(tracks: tp.Sequence[Path], root: Path, eval_fraction: float = 0.15,
-                  valid_fraction: float = 0.1) -> tp.Dict[str, tp.List[Path]]:
-    """Whole tracks to splits: ordered by a hash of the path relative to `root`, the first ones evaluate, then
-    valid, the rest train; at least one track each."""
-    if len(tracks) < 3:
-        raise BenchmarkError(f"At least 3 audio tracks are needed (one per split), found {len(tracks)}.")
-
-    def key(path: Path) -> str:
-        rel = path.relative_to(root) if path.is_relative_to(root) else path
-        return hashlib.sha1(str(rel).encode()).hexdigest()
-    ordered = sorted(tracks, key=key)
-    n_eval = max(1, round(eval_fraction * len(ordered)))
-    n_valid = max(1, round(valid_fraction * len(ordered)))
-    n_eval = min(n_eval, len(ordered) - 2)
-    n_valid = min(n_valid, len(ordered) - n_eval - 1)
-    return {'evaluate': ordered[:n_eval], 'valid': ordered[n_eval:n_eval + n_valid],
-            'train': ordered[n_eval + n_valid:]}
-
-
-def clip_starts(length: int, clip: int, count: int) -> tp.List[int]:
-    """`count` evenly spaced starts of `clip`-sample clips inside `length` samples (fewer if it is short)."""
-    count = max(0, min(count, length // clip))
-    if count == 0:
-        return []
-    room = length - count * clip
-    gap = room // (count + 1)
-    return [gap + i * (clip + gap) for i in range(count)]
-
-
-def build_set(splits: tp.Dict[str, tp.List[Path]], out: Path, clip_seconds: float,
-              clips_per_track: int) -> tp.Dict[str, tp.Any]:
-    """Write the 32 kHz mono benchmark set and its manifests under `out`; returns its description."""
-    from bandsplit_audiocraft.data.audio_io import read_audio, write_wav
-    from bandsplit_audiocraft.data.manifest import make_manifest
-    done = out / '.complete'
-    if done.exists():
-        return json.loads(done.read_text())
-    if out.exists():
-        shutil.rmtree(out)
-    clip = int(clip_seconds * SAMPLE_RATE)
-    summary: tp.Dict[str, tp.Any] = {}
-    for split, tracks in splits.items():
-        audio_dir = out / 'audio' / split
-        seconds = 0.0
-        files = 0
-        for index, track in enumerate(tracks):
-            wav, _ = read_audio(track, sample_rate=SAMPLE_RATE, channels=1)
-            stem = f'{index:03d}_{track.stem}'
-            if split == 'train':
-                pieces = [(stem, wav)]
-            else:
-                pieces = [(f'{stem}_{start // SAMPLE_RATE:04d}s', wav[:, start:start + clip])
-                          for start in clip_starts(wav.shape[-1], clip, clips_per_track)]
-            for name, piece in pieces:
-                write_wav(audio_dir / f'{name}.wav', piece, SAMPLE_RATE, overwrite=True, subtype='FLOAT')
-                seconds += piece.shape[-1] / SAMPLE_RATE
-                files += 1
-        if files == 0:
-            raise BenchmarkError(f"The {split} split has no clip of {clip_seconds} s; use longer tracks or a "
-                                 f"shorter --clip-seconds.")
-        make_manifest(audio_dir, out / split / 'data.jsonl')
-        summary[split] = {'tracks': [str(t) for t in tracks], 'files': files, 'seconds': round(seconds, 2)}
-    shutil.copytree(out / 'valid', out / 'generate')
-    done.write_text(json.dumps(summary, indent=2))
-    return summary
+# Steps 1 and 2 (audio, benchmark set) are `bandsplit_audiocraft.data.music`'s, shared with the reproduction
+# command (`python -m bandsplit_audiocraft.reproduce`).
 
 
 # ---- 3. training -----------------------------------------------------------------------------------------------
@@ -281,7 +184,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
         command = command_line('bench/quality_real_audio.py', argv)
         report = make_report(exported, dataset_root / 'evaluate' / 'data.jsonl', report_dir, names=models,
                              command=command, examples=False)
-    except BenchmarkError as error:
+    except (BenchmarkError, MusicSetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     from bandsplit_audiocraft.configs import compose

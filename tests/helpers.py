@@ -13,7 +13,7 @@ from bandsplit_audiocraft.models import BandSplitCompressionModel, get_bandsplit
 from bandsplit_audiocraft.utils.dora import DoraRun, finish, start
 
 __all__ = ['ANSI', 'BACKGROUND_RUNS', 'MODEL_PRESETS', 'background_run', 'build_tiny', 'dora_run', 'finish',
-           'make_signal', 'single_xp', 'table_rows', 'write_m4a']
+           'make_signal', 'single_xp', 'table_rows', 'write_m4a', 'write_tracks']
 
 # ---- models and signals ----------------------------------------------------------------------------------------
 
@@ -55,6 +55,20 @@ def write_m4a(path, wav: np.ndarray, sr: int) -> None:
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+
+
+def write_tracks(folder: Path, count: int, seconds: float = 3.0, sample_rate: int = 44100) -> None:
+    """Stereo 44.1 kHz recordings-like tracks (harmonic tones with noise) in FLAC, as a music folder holds."""
+    import soundfile
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    for i in range(count):
+        f0 = 110 * 2 ** (i / 3)
+        tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 40) if f0 * k < 20000)
+        wav = 0.1 * tone + 0.02 * rng.standard_normal(t.shape)
+        stereo = np.stack([wav, np.roll(wav, 17)], axis=1).astype(np.float32)
+        (folder / f'disc{i % 2}').mkdir(parents=True, exist_ok=True)
+        soundfile.write(folder / f'disc{i % 2}' / f'track{i}.flac', stereo, sample_rate)
 
 
 # ---- background runs of the codec tests (started by the `background` fixture of tests/codec) ---------------------

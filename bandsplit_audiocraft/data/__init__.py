@@ -6,6 +6,8 @@
 - `synthesis`: `synth_clip`, deterministic music-like clips with content on both sides of 8 kHz, and
   `demo_signal`.
 - `corpus`: `generate_corpus`, the synthetic corpus written to disk when no dataset is given.
+- `music`: real recorded music (a Debian music package or any folder) as a 32 kHz mono set of whole-track
+  splits, for `reproduce` and the quality benchmark.
 
 Import the names from their modules; the package itself exports nothing.
 """

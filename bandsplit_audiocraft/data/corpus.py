@@ -23,14 +23,15 @@ from ..utils import PathLike
 from ..utils.atomic import atomic_write_bytes
 from .audio_io import write_wav
 from .manifest import build_manifest, read_manifest, write_manifest
-from .synthesis import KINDS, clip_length, demo_signal, high_band_fraction, synth_clip
+from .synthesis import KINDS, MUSIC_KINDS, clip_length, demo_signal, high_band_fraction, synth_clip
 
 # The synthesis names are re-exported: callers import the clip kinds and `synth_clip` from here as well.
-__all__ = ['CORPUS_VERSION', 'KINDS', 'SPLITS', 'demo_signal', 'generate_corpus', 'high_band_fraction', 'synth_clip']
+__all__ = ['CORPUS_VERSION', 'KINDS', 'MUSIC_KINDS', 'SPLITS', 'demo_signal', 'generate_corpus', 'high_band_fraction',
+           'synth_clip']
 
 logger = logging.getLogger(__name__)
 
-CORPUS_VERSION = 2  # bump whenever the synthesis changes, so that existing corpora get regenerated.
+CORPUS_VERSION = 3  # bump whenever the synthesis changes, so that existing corpora get regenerated.
 SPLITS: tp.Tuple[str, ...] = ('train', 'valid', 'evaluate', 'generate')
 METADATA_FILE = 'corpus.json'
 MANIFEST_FILE = 'data.jsonl'
@@ -46,7 +47,7 @@ def _plan(counts: tp.Dict[str, int]) -> tp.Dict[str, tp.List[tp.Tuple[str, str]]
     """File name and kind of every clip of every split."""
     plan = {}
     for split in SPLITS:
-        kinds = [KINDS[i % len(KINDS)] for i in range(counts[split])]
+        kinds = [MUSIC_KINDS[i % len(MUSIC_KINDS)] for i in range(counts[split])]
         plan[split] = [(f'{i:04d}_{kind}.wav', kind) for i, kind in enumerate(kinds)]
     return plan
 
@@ -123,7 +124,7 @@ def generate_corpus(out_dir: PathLike, *, seed: int = 0, num_train: int = 48, nu
                     sample_rate: int = 32000) -> tp.Dict[str, tp.Any]:
     """Write the embedded corpus to `out_dir/{train,valid,evaluate,generate}/` unless it is already there.
 
-    Each split folder gets `NNNN_<kind>.wav` clips (16-bit mono WAV, kinds cycling through `KINDS`) and an
+    Each split folder gets `NNNN_<kind>.wav` clips (16-bit mono WAV, kinds cycling through `MUSIC_KINDS`) and an
     audiocraft manifest `data.jsonl`; `out_dir/corpus.json` records the parameters and a content hash.
     If `out_dir` already holds a complete corpus made with the same parameters, nothing is written.
     Otherwise the corpus is generated in a hidden staging folder and moved in place; `corpus.json` is
@@ -178,7 +179,7 @@ def generate_corpus(out_dir: PathLike, *, seed: int = 0, num_train: int = 48, nu
                 assert len(entries) == len(plan[split]), f"unreadable clips in the new {split} split"
                 write_manifest(entries, root / split / MANIFEST_FILE)
             content_hash = _content_hash(root, plan)
-            record = {'params': params, 'content_sha256': content_hash, 'kinds': list(KINDS),
+            record = {'params': params, 'content_sha256': content_hash, 'kinds': list(MUSIC_KINDS),
                       'description': "Embedded synthetic corpus of bandsplit_audiocraft.data.corpus; "
                                      "regenerate with generate_corpus(root, **params)."}
             atomic_write_bytes(root / METADATA_FILE, (json.dumps(record, indent=2) + '\n').encode(), overwrite=True)

@@ -28,8 +28,10 @@ import typing as tp
 import numpy as np
 import torch
 
-# Clip `i` of a corpus split has kind KINDS[i % len(KINDS)]: small splits start with the music-like kinds.
+# Every kind `synth_clip` makes; the music-like ones (tones, drums, mixtures of them) make up the corpus, the
+# chirps and the noise serve tests and analyses.
 KINDS: tp.Tuple[str, ...] = ('mixture', 'melody', 'drums', 'chirp_linear', 'pluck', 'noise', 'bowed', 'chirp_exp')
+MUSIC_KINDS: tp.Tuple[str, ...] = ('mixture', 'melody', 'drums', 'pluck', 'bowed')
 SPLIT_FREQUENCY = 8000.0  # Hz, the band boundary every clip has energy on both sides of.
 MIN_HIGH_FRACTION, MAX_HIGH_FRACTION = 0.015, 0.60
 MIN_SAMPLE_RATE = 32000

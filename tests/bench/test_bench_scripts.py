@@ -5,11 +5,12 @@ internal consistency of the numbers (ratios are quotients of the reported times)
 """
 import json
 from pathlib import Path
-import shutil
 import subprocess
 import sys
 
 import pytest
+
+from tests.helpers import write_tracks
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,51 +70,6 @@ def test_training_cost_quick(tmp_path):
         assert c['cascade_over_this'] == pytest.approx(result['cascade_total_seconds'] / c['same_updates_seconds'])
 
 
-def load_quality_module():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('quality_real_audio', REPO / 'bench' / 'quality_real_audio.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_quality_splits_are_disjoint_whole_tracks(tmp_path):
-    quality = load_quality_module()
-    tracks = [tmp_path / f'album/track{i:02d}.ogg' for i in range(20)]
-    splits = quality.assign_splits(tracks, tmp_path)
-    assert [len(splits[s]) for s in ('evaluate', 'valid', 'train')] == [3, 2, 15]
-    assert sorted(sum(splits.values(), [])) == sorted(tracks)
-    # Stable: the assignment depends on the paths only, not on their order.
-    assert quality.assign_splits(tracks[::-1], tmp_path) == splits
-    assert all(len(v) == 1 for v in quality.assign_splits(tracks[:3], tmp_path).values())
-    with pytest.raises(quality.BenchmarkError, match='At least 3'):
-        quality.assign_splits(tracks[:2], tmp_path)
-
-
-def test_quality_clip_positions():
-    quality = load_quality_module()
-    starts = quality.clip_starts(100, 20, 3)
-    assert starts == [10, 40, 70]
-    assert all(0 <= s and s + 20 <= 100 for s in starts)
-    assert quality.clip_starts(50, 20, 4) == [3, 26]  # only two clips fit
-    assert quality.clip_starts(10, 20, 4) == []
-
-
-def write_tracks(folder: Path, count: int, seconds: float = 3.0, sample_rate: int = 44100) -> None:
-    """Stereo 44.1 kHz recordings-like tracks (harmonic tones with noise) in FLAC, as a music folder holds."""
-    import numpy as np
-    import soundfile
-    rng = np.random.default_rng(0)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    for i in range(count):
-        f0 = 110 * 2 ** (i / 3)
-        tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 40) if f0 * k < 20000)
-        wav = 0.1 * tone + 0.02 * rng.standard_normal(t.shape)
-        stereo = np.stack([wav, np.roll(wav, 17)], axis=1).astype(np.float32)
-        (folder / f'disc{i % 2}').mkdir(parents=True, exist_ok=True)
-        soundfile.write(folder / f'disc{i % 2}' / f'track{i}.flac', stereo, sample_rate)
-
-
 @pytest.mark.slow
 def test_quality_real_audio_quick(tmp_path):
     music = tmp_path / 'music'
@@ -135,29 +91,6 @@ def test_quality_real_audio_quick(tmp_path):
     import soundfile
     info = soundfile.info(next((work.glob('set_*/audio/train/*.wav'))))
     assert (info.samplerate, info.channels) == (32000, 1)
-
-
-@pytest.mark.skipif(not shutil.which('dpkg-deb'), reason="dpkg-deb is not available")
-def test_quality_unpacks_a_debian_package_without_installing(tmp_path):
-    """A package already downloaded into `<work>/debs` (as `apt-get download` leaves it) is unpacked and its
-    audio found; a second call reuses the unpacked tree."""
-    quality = load_quality_module()
-    tree = tmp_path / 'tree'
-    write_tracks(tree / 'usr' / 'share' / 'game' / 'music', 3, seconds=1.0)
-    (tree / 'DEBIAN').mkdir()
-    (tree / 'DEBIAN' / 'control').write_text(
-        "Package: game-music\nVersion: 1.0\nArchitecture: all\nMaintainer: nobody <nobody@example.org>\n"
-        "Description: test music\n")
-    work = tmp_path / 'work'
-    (work / 'debs').mkdir(parents=True)
-    subprocess.run(['dpkg-deb', '--build', str(tree), str(work / 'debs' / 'game-music_1.0_all.deb')], check=True,
-                   capture_output=True)
-    root = quality.fetch_debian_package('game-music', work)
-    tracks = quality.find_tracks(root, min_seconds=0.5)
-    assert len(tracks) == 3 and all(root in path.parents for path, _ in tracks)
-    assert all(seconds == pytest.approx(1.0) for _, seconds in tracks)
-    (work / 'debs' / 'game-music_1.0_all.deb').unlink()
-    assert quality.fetch_debian_package('game-music', work) == root  # unpacked once
 
 
 @pytest.mark.slow
