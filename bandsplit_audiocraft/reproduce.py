@@ -9,34 +9,34 @@ number of updates, scored on the same held-out clips, each claim tested clip by 
     python -m bandsplit_audiocraft.reproduce --reduced --folder DIR  # minimal budget and set (tests)
 
 1. **Data** (`data.music`): the Debian package `wesnoth-1.16-music` (recorded orchestral music; `--deb` reuses a
-   downloaded `.deb`, `--folder` takes any folder of recordings instead), whole tracks assigned to evaluate,
-   valid and train splits, 32 kHz mono, evaluate and valid tracks cut into clips of `--clip-seconds`. The
-   package's licence statement is read from its copyright file and recorded.
-2. **Models** (`MODELS`): the band-split codec trained in cascade and in the joint regime, single-branch SEANet at
-   32 kHz (the same width, and the width whose parameter count is closest to the band-split codec's), DAC at
-   32 kHz, SEANet and DAC at 16 kHz, all under the EnCodec-like recipe; the paper's pair (band-split codec with
-   DAC branches, DAC at 32 kHz) under DAC's recipe. Every model trains for as many updates as the band-split
-   cascade (`baselines.matched_budget`); the DAC recipe's runs take the other recipe's epoch length and phase
-   lengths, so their cascade has the same length too. The budget is a list of dora overrides (`CPU_BUDGET`,
-   `GPU_BUDGET`, `REDUCED_BUDGET`, or the ones given on the command line, which apply to every model).
-3. **Training**: `dora run` for each model, `--jobs` at a time with `num_threads = cores // jobs` each; a killed
-   run resumes from its last checkpoint when the command is run again, and finished models are kept. Each
-   model's training time is the sum of its epochs' train stages in its history.
-4. **Scoring**: each model is exported and scored by the evaluation report (`evaluation.report.make_report`) on
-   the same evaluate clips, `--jobs` models at a time; the reports are merged into `<work>/report/report.md`.
-5. **Claims** (`CLAIMS`, `assemble_claims`): every claim is the paired per-clip difference of two sets of values
-   on the same clips (`statistics.paired_difference`), with its 95 % bootstrap interval, the number of clips and
-   a verdict: held, not held, or inconclusive when the interval contains 0.
-6. **Outputs**: a JSON file (`--json`, default `<work>/reproduction.json`) and a Markdown document
-   (`--markdown`, default `<work>/REPRODUCTION.md`, `render_markdown`); a `--device cuda` run writes them, its
-   logs, models and reports under `<work>/cuda` (the data set and the experiments stay shared). `--render-from`
+   downloaded `.deb`, `--folder` takes any folder of recordings instead), whole tracks assigned to evaluate, valid
+   and train splits, 32 kHz mono, evaluate and valid tracks cut into clips of `--clip-seconds`. The package's
+   licence statement is read from its copyright file and recorded.
+2. **Models** (`reproduction.plan.MODELS`): the band-split codec trained in cascade and in the joint regime,
+   single-branch SEANet at 32 kHz (the same width, and the width whose parameter count is closest to the band-split
+   codec's), DAC at 32 kHz, SEANet and DAC at 16 kHz, all under the EnCodec-like recipe; the paper's pair
+   (band-split codec with DAC branches, DAC at 32 kHz) under DAC's recipe. Every model trains for as many updates as
+   the band-split cascade (`baselines.matched_budget`); the DAC recipe's runs take the other recipe's epoch length
+   and phase lengths, so their cascade has the same length too. The budget is a list of dora overrides
+   (`plan.CPU_BUDGET`, `plan.GPU_BUDGET`, `plan.REDUCED_BUDGET`, or the ones given on the command line, which apply
+   to every model).
+3. **Training**: `dora run` for each model, `--jobs` at a time with `num_threads = cores // jobs` each; a killed run
+   resumes from its last checkpoint when the command is run again, and finished models are kept. Each model's
+   training time is the sum of its epochs' train stages in its history.
+4. **Scoring**: each model is exported and scored by the evaluation report (`evaluation.report.make_report`) on the
+   same evaluate clips, `--jobs` models at a time; the reports are merged into `<work>/report/report.md`.
+5. **Claims** (`reproduction.claims`: `CLAIMS`, `assemble_claims`): every claim is the paired per-clip difference of
+   two sets of values on the same clips (`statistics.paired_difference`), with its 95 % bootstrap interval, the
+   number of clips and a verdict: held, not held, or inconclusive when the interval contains 0.
+6. **Outputs**: a JSON file (`--json`, default `<work>/reproduction.json`) and a Markdown document (`--markdown`,
+   default `<work>/REPRODUCTION.md`, `reproduction.document.render_markdown`); a `--device cuda` run writes them,
+   its logs, models and reports under `<work>/cuda` (the data set and the experiments stay shared). `--render-from`
    rewrites the Markdown of an earlier run's JSON, and `--gpu-result` adds a GPU run's rows to it.
 """
 
 import argparse
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 import datetime
 import hashlib
 import json
@@ -48,9 +48,6 @@ import sys
 import time
 import typing as tp
 
-from omegaconf import OmegaConf
-
-from .baselines import COMPARED, describe_run, matched_budget
 from .data.music import (
     COMPLETE,
     DEFAULT_PACKAGE,
@@ -63,370 +60,31 @@ from .data.music import (
     find_tracks,
     relocate_set,
 )
-from .utils.dora import REPO, DoraRun, DoraRunError, finish, kill, start
-
-PROG = 'python -m bandsplit_audiocraft.reproduce'
-
-# ---- models ----------------------------------------------------------------------------------------------------
-
-SOLVERS: dict[str, dict[str, str]] = {
-    'cpu': {'seanet': 'bandsplit_codec/tiny', 'dac': 'bandsplit_codec/dac_recipe_tiny'},
-    'cuda': {'seanet': 'bandsplit_codec', 'dac': 'bandsplit_codec/dac_recipe'},
-}
-"""Solver of each recipe on each device: the CPU-sized networks on CPU, the full-size ones on a GPU."""
-
-
-@dataclass(frozen=True)
-class Model:
-    """One compared model.
-
-    Attributes:
-        name: Its name in the outputs.
-        recipe: 'seanet' (the EnCodec-like recipe, `solver=bandsplit_codec[/tiny]`) or 'dac' (DAC's recipe,
-            `solver=bandsplit_codec/dac_recipe[_tiny]`).
-        overrides: What it adds to its recipe (model config, regime).
-        cascade: Whether it trains through the band-split cascade; otherwise it is one phase as long as the cascade.
-        what: One line saying what it is.
-        width_of: Name of the model whose parameter count its SEANet width (`seanet.n_filters`) is chosen to match.
-    """
-    name: str
-    recipe: str
-    overrides: tuple[str, ...]
-    cascade: bool
-    what: str
-    width_of: str | None = None
-
-
-MODELS: dict[str, Model] = {model.name: model for model in [
-    Model('bandsplit', 'seanet', (), True,
-          "band-split codec, SEANet/RVQ branches (16 kHz + 32 kHz residual), cascade"),
-    Model('bandsplit_joint', 'seanet', ('cascade.regime=joint',), False,
-          "the same codec trained in the joint regime (all branches from the first update)"),
-    Model('seanet_32k', 'seanet', tuple(COMPARED['seanet_32k']), False,
-          "one SEANet/RVQ branch at 32 kHz, the band-split branches' width"),
-    Model('seanet_32k_params', 'seanet', tuple(COMPARED['seanet_32k']), False,
-          "one SEANet/RVQ branch at 32 kHz, width chosen to match bandsplit's parameter count", width_of='bandsplit'),
-    Model('dac_32k', 'seanet', tuple(COMPARED['dac_32k']), False, "DAC's architecture at 32 kHz"),
-    Model('seanet_16k', 'seanet', tuple(COMPARED['seanet_16k']), False, "one SEANet/RVQ branch at 16 kHz"),
-    Model('dac_16k', 'seanet', tuple(COMPARED['dac_16k']), False, "DAC's architecture at 16 kHz"),
-    Model('bandsplit_dac', 'dac', ('model=bandsplit/dac',), True,
-          "the paper's codec: band-split with DAC branches, cascade, DAC's recipe"),
-    Model('dac_32k_dac_recipe', 'dac', tuple(COMPARED['dac_32k']), False, "DAC at 32 kHz, DAC's recipe"),
-    Model('dac_16k_dac_recipe', 'dac', tuple(COMPARED['dac_16k']), False, "DAC at 16 kHz, DAC's recipe"),
-]}
-DEFAULT_MODELS = tuple(name for name in MODELS if name != 'dac_16k_dac_recipe')
-"""The models trained by default; `dac_16k_dac_recipe` (for the optional 16 kHz row of the paper's pair) is
-trained when named in `--models`."""
-
-# ---- budgets ---------------------------------------------------------------------------------------------------
-
-CPU_BUDGET = ['cascade.branch_phase=4', 'cascade.joint_phase=4']
-# The CPU default: 4 epochs of the tiny recipe's 100 updates per phase, 1200 updates for every model (batch 8 of
-# 0.5 s; batch 4 of 0.25 s under the DAC recipe). Sized from the per-update costs of bench/training_cost.py so that
-# the default models train and are scored within 2.5 hours on 2 cores; the whole run's time is an estimate until
-# a run of this command records it.
-GPU_BUDGET = ['cascade.unit=updates', 'cascade.branch_phase=70', 'cascade.joint_phase=60',
-              'optim.updates_per_epoch=100', 'dataset.batch_size=8', 'dataset.train.num_samples=800',
-              'dataset.valid.num_samples=16', 'dataset.evaluate.num_samples=8', 'dataset.generate.num_samples=4',
-              'dataset.num_workers=1', 'checkpoint.keep_last=1']
-# The GPU budget: full-size models, 200 updates of batch 8 x 0.38 s each, every model trained at the same time on
-# one GPU. The size is an estimate, not yet measured: it is meant to let the default models train and be scored
-# within 10 minutes on one H200 (the GPU's time shared by all the runs; batch 8 so that the DAC-architecture models,
-# the largest, fit in its memory together).
-REDUCED_BUDGET = ['optim.updates_per_epoch=2', 'dataset.train.num_samples=16', 'cascade.branch_phase=1',
-                  'cascade.joint_phase=1', 'dataset.valid.num_samples=2', 'dataset.evaluate.num_samples=2',
-                  'dataset.generate.num_samples=1']
-# The reduced mode (tests): 6 updates per model, clips of 2 s, no ViSQOL, fewer bootstrap resamples.
-REDUCED_SET = {'clip_seconds': 2.0, 'clips_per_track': 3}
-REDUCED_RESAMPLES = 999
-
-CLIP_SECONDS = 5.0
-CLIPS_PER_TRACK = 12
-# With the Wesnoth soundtrack's 6 evaluate tracks, 12 clips of 5 s per track (fewer from short tracks) give more
-# than 60 evaluate clips.
-CLAIM_METRICS = ('mel_distance', 'stft_distance', 'waveform_l1', 'si_sdr', 'visqol')
-"""The metrics of the paper's comparisons (`evaluation.metrics.METRICS`); ViSQOL is left out in reduced mode."""
-BOOTSTRAP_RESAMPLES = 9999
-VERDICTS = ('held', 'not held', 'inconclusive')
-
-
-class ReproductionError(RuntimeError):
-    """A step of the reproduction failed; the message says which and what to do."""
-
-
-# ---- claims ----------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of the paper about one model, tested on every measure it names.
-
-    Attributes:
-        group: Letter of the claim (`CLAIM_GROUPS`).
-        kind: 'point': `model` better than `other` on every scored metric at an operating point; 'bands': the high
-            branch's SDR (against its residual target) higher in the top band than in the band below (band
-            analysis); 'inpainting': the band-split output better than plain upsampling of the low branch on
-            band-limited input (inpainting analysis).
-        model: The model the claim is about.
-        other: The model it is compared with ('point').
-        point: 'full' (the model's output rate) or 'low' (its low branch's rate, the 16 kHz stream).
-    """
-    group: str
-    kind: str
-    model: str
-    other: str | None = None
-    point: str = 'full'
-
-
-CLAIM_GROUPS: dict[str, str] = {
-    'a': "At the full rate and bitrate, the band-split codec is better than single-branch codecs",
-    'b': "The band-split codec's low-band stream alone is better than single-branch codecs at its rate and bitrate",
-    'c': "The high branch codes the upper band better than the lower band (band analysis)",
-    'd': "On band-limited input, the high branch's invented upper band beats plain upsampling (toy inpainting)",
-    'e': "Cascade training is better than joint training",
-}
-CLAIMS: tuple[Claim, ...] = (
-    Claim('a', 'point', 'bandsplit', 'dac_32k'),
-    Claim('a', 'point', 'bandsplit', 'seanet_32k'),
-    Claim('a', 'point', 'bandsplit', 'seanet_32k_params'),
-    Claim('a', 'point', 'bandsplit_dac', 'dac_32k_dac_recipe'),
-    Claim('b', 'point', 'bandsplit', 'seanet_16k', 'low'),
-    Claim('b', 'point', 'bandsplit', 'dac_16k', 'low'),
-    Claim('b', 'point', 'bandsplit_dac', 'dac_16k_dac_recipe', 'low'),
-    Claim('c', 'bands', 'bandsplit'),
-    Claim('c', 'bands', 'bandsplit_dac'),
-    Claim('d', 'inpainting', 'bandsplit'),
-    Claim('d', 'inpainting', 'bandsplit_dac'),
-    Claim('e', 'point', 'bandsplit', 'bandsplit_joint'),
+from .reproduction.claims import CLAIM_GROUPS, CLAIMS, assemble_claims
+from .reproduction.document import number, render_markdown
+from .reproduction.plan import (
+    BOOTSTRAP_RESAMPLES,
+    CLAIM_METRICS,
+    CLIP_SECONDS,
+    CLIPS_PER_TRACK,
+    CPU_BUDGET,
+    DEFAULT_MODELS,
+    GPU_BUDGET,
+    MODELS,
+    PROG,
+    REDUCED_BUDGET,
+    REDUCED_RESAMPLES,
+    REDUCED_SET,
+    SOLVERS,
+    ReproductionError,
+    Run,
+    experiment_folder,
+    history,
+    make_plan,
+    set_folder,
+    total_epochs,
 )
-
-
-def _khz(rate: float) -> str:
-    return f"{rate / 1000:g}"
-
-
-def _statement(claim: Claim, models: Mapping[str, Mapping]) -> str:
-    """The claim in words, with the operating point read from the report (`models`: its `models` entries)."""
-    if claim.kind == 'bands':
-        return f"{claim.model}: high-branch SDR higher in the top band than below it"
-    if claim.kind == 'inpainting':
-        return f"{claim.model}: band-split output better than plain upsampling on band-limited input"
-    entry = models.get(claim.model)
-    if entry is None:
-        return f"{claim.model} better than {claim.other} ({claim.point} rate)"
-    rate = _point_rate(claim, entry)
-    point = entry['operating_points'].get(str(rate), {})
-    kbps = f" / {point['bandwidth_kbps']:g} kbps" if 'bandwidth_kbps' in point else ""
-    return f"{claim.model} better than {claim.other} at {_khz(rate)} kHz{kbps}"
-
-
-def _point_rate(claim: Claim, entry: Mapping) -> int:
-    info = entry['info']
-    return int(info['branch_rates'][0]) if claim.point == 'low' and info.get('branch_rates') else \
-        int(info['sample_rate'])
-
-
-def _row(claim: Claim, statement: str, measure: str, label: str, higher_is_better: bool, difference: str,
-         paired: Mapping, **extra: tp.Any) -> dict:
-    return {'group': claim.group, 'statement': statement, 'kind': claim.kind, 'model': claim.model,
-            'other': claim.other, **extra, 'measure': measure, 'label': label, 'higher_is_better': higher_is_better,
-            'difference': difference, **paired}
-
-
-def check_claim(claim: Claim, report: Mapping, resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[list[dict], str | None]:
-    """The rows of one claim from a report's content (`report.json` of `evaluation.report`), one per measure, each
-    with `statistics.paired_difference`'s mean, interval, n and verdict; or no row and the reason it cannot be
-    tested (a model missing from the report, an analysis that does not apply)."""
-    from .evaluation.inpainting import DEFAULT_INPAINTING_METRICS
-    from .evaluation.metrics import METRICS
-    from .evaluation.sections import band_text
-    from .evaluation.statistics import paired_difference
-
-    models = report['models']
-    statement = _statement(claim, models)
-    missing = [name for name in (claim.model, claim.other) if name is not None and name not in models]
-    if missing:
-        return [], f"{' and '.join(missing)} not scored in this run (see --models)"
-    entry = models[claim.model]
-    if claim.kind == 'point':
-        rate = str(_point_rate(claim, entry))
-        ours, theirs = entry['operating_points'].get(rate), models[claim.other]['operating_points'].get(rate)
-        if ours is None or theirs is None:
-            return [], f"{claim.model} and {claim.other} do not share the {_khz(int(rate))} kHz operating point"
-        return [_row(claim, statement, metric, METRICS[metric].label, METRICS[metric].higher_is_better,
-                     f"{claim.model} - {claim.other}",
-                     paired_difference(ours['per_clip'][metric], theirs['per_clip'][metric],
-                                       METRICS[metric].higher_is_better, resamples), operating_point=rate)
-                for metric in report['metrics']], None
-    if claim.kind == 'bands':
-        section = entry['band_analysis']
-        if not section.get('applicable') or len(section.get('bands', [])) < 2:
-            return [], f"the band analysis does not apply to {claim.model}"
-        lower, upper = section['bands'][-2:]
-        sdr = section['per_clip']['high']['sdr']
-        high = entry.get('signals', {}).get('high', 'high branch')
-        label = f"SDR of {high} vs its residual target (dB), {band_text(upper)} minus {band_text(lower)}"
-        return [_row(claim, statement, 'band_sdr', label, True, f"{band_text(upper)} - {band_text(lower)}",
-                     paired_difference(sdr[upper], sdr[lower], True, resamples))], None
-    if claim.kind == 'inpainting':
-        section = entry['inpainting']
-        if not section.get('applicable'):
-            return [], f"the inpainting analysis does not apply to {claim.model}"
-        systems = section['per_clip']['systems']
-        rows = []
-        for metric in DEFAULT_INPAINTING_METRICS:
-            if metric in systems['band_split']:
-                better = METRICS[metric].higher_is_better
-                rows.append(_row(claim, statement, metric, METRICS[metric].label, better,
-                                 "band_split - upsampled_low",
-                                 paired_difference(systems['band_split'][metric], systems['upsampled_low'][metric],
-                                                   better, resamples)))
-        return rows, None
-    raise ValueError(f"Unknown claim kind {claim.kind!r}.")
-
-
-def assemble_claims(report: Mapping, claims: Sequence[Claim] = CLAIMS,
-                    resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[list[dict], list[dict]]:
-    """Every claim tested on a report's content: `(rows, not_tested)`, the rows of `check_claim` in the order of
-    `claims`, and `{'group', 'statement', 'reason'}` for each claim that could not be tested."""
-    rows, not_tested = [], []
-    for claim in claims:
-        tested, reason = check_claim(claim, report, resamples)
-        rows += tested
-        if reason is not None:
-            not_tested.append({'group': claim.group, 'statement': _statement(claim, report['models']),
-                               'reason': reason})
-    return rows, not_tested
-
-
-# ---- plan ------------------------------------------------------------------------------------------------------
-
-@dataclass
-class Run:
-    """One model's training run: its `dora run` overrides and what its config builds (`baselines.describe_run`)."""
-    model: Model
-    overrides: list[str]
-    row: dict
-    width: dict | None = None
-    record: dict = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-
-def set_folder(work: Path, source: Mapping[str, str], clip_seconds: float, clips_per_track: int,
-               max_tracks: int | None) -> Path:
-    """Folder of the data set of these settings under `work` (a name derived from them, so a changed setting
-    gives a new set)."""
-    key = json.dumps([dict(source), clip_seconds, clips_per_track, max_tracks], sort_keys=True)
-    return work / f"set_{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-
-
-def recipe_alignment(shared: Sequence[str], device: str) -> list[str]:
-    """Overrides giving the DAC recipe the EnCodec-like recipe's epoch length and phase lengths under `shared`, so
-    that its cascade lasts as many updates (its batch keeps its own size; its epoch has as many samples as updates
-    times batch). Only the values that differ from the DAC recipe's own are returned."""
-    from .configs import compose
-    reference = compose([f"solver={SOLVERS[device]['seanet']}", *shared])
-    dac = compose([f"solver={SOLVERS[device]['dac']}", *shared])
-    updates = int(reference.optim.updates_per_epoch)
-    wanted = {'optim.updates_per_epoch': updates, 'dataset.train.num_samples': updates * int(dac.dataset.batch_size),
-              'cascade.unit': reference.cascade.unit, 'cascade.branch_phase': reference.cascade.branch_phase,
-              'cascade.joint_phase': reference.cascade.joint_phase}
-    return [f'{key}={value}' for key, value in wanted.items() if OmegaConf.select(dac, key) != value]
-
-
-def deduplicated(overrides: Sequence[str]) -> list[str]:
-    """`overrides` with only the last of several values of one key (the one Hydra applies), in order."""
-    seen: set[str] = set()
-    kept = []
-    for override in reversed(overrides):
-        key = override.split('=', 1)[0]
-        if key not in seen:
-            seen.add(key)
-            kept.append(override)
-    return kept[::-1]
-
-
-def run_overrides(model: Model, shared: Sequence[str], device: str, extra: Sequence[str] = ()) -> list[str]:
-    """The `dora run` overrides of `model`: its recipe's solver, the `shared` data and budget, what it adds, and
-    for a one-phase model a joint phase as long as its recipe's cascade."""
-    solver = SOLVERS[device][model.recipe]
-    shared = deduplicated([*shared, *(recipe_alignment(shared, device) if model.recipe == 'dac' else [])])
-    added = [*model.overrides, *extra]
-    overrides = [f'solver={solver}', *shared, *added] if model.cascade else matched_budget(added, shared, solver)
-    return deduplicated(overrides)
-
-
-def matching_width(target: int, overrides: Sequence[str]) -> dict:
-    """The SEANet width (`seanet.n_filters`, an integer) whose model, built from `overrides` plus the width, has
-    the parameter count closest to `target`: `{'n_filters', 'parameters', 'default_n_filters'}`."""
-    from .configs import compose
-    default = int(compose(overrides).seanet.n_filters)
-    counts: dict[int, int] = {}
-
-    def count(width: int) -> int:
-        if width not in counts:
-            counts[width] = describe_run('width', [*overrides, f'seanet.n_filters={width}'])['parameters']
-        return counts[width]
-
-    low, high = default, default
-    while count(high) < target:  # parameters grow with the width: bracket the target, then bisect
-        low, high = high, high * 2
-    while low > 1 and count(low) >= target:
-        low, high = max(1, low // 2), low
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (middle, high) if count(middle) < target else (low, middle)
-    best = min((low, high), key=lambda width: (abs(count(width) - target), width))
-    return {'n_filters': best, 'parameters': count(best), 'default_n_filters': default}
-
-
-def make_plan(names: Sequence[str], shared: Sequence[str], device: str) -> list[Run]:
-    """The runs of the models `names` under the `shared` overrides (data and budget) on `device`.
-
-    Raises:
-        ReproductionError: The models would not train for the same number of updates.
-    """
-    runs: list[Run] = []
-    described: dict[str, dict] = {}
-    for name in names:
-        model = MODELS[name]
-        width = None
-        extra: list[str] = []
-        if model.width_of is not None:
-            reference = described.get(model.width_of) or describe_run(
-                model.width_of, run_overrides(MODELS[model.width_of], shared, device))
-            width = matching_width(reference['parameters'], run_overrides(model, shared, device))
-            width.update(target=model.width_of, target_parameters=reference['parameters'])
-            extra = [f"seanet.n_filters={width['n_filters']}"]
-        overrides = run_overrides(model, shared, device, extra)
-        described[name] = describe_run(name, overrides)
-        runs.append(Run(model, overrides, described[name], width))
-    updates = {run.name: run.row['updates'] for run in runs}
-    if len(set(updates.values())) > 1:
-        raise ReproductionError(f"The models would not train for the same number of updates: {updates}. Give the "
-                                f"budget as overrides every recipe reads (cascade.*, optim.updates_per_epoch).")
-    return runs
-
-
-def experiment_folder(overrides: Sequence[str], dora_dir: Path) -> Path:
-    """The folder of the experiment `overrides` define, under `dora_dir`."""
-    from .train import main
-    xp = main.get_xp(list(overrides))
-    return Path(dora_dir) / xp.dora.xps / xp.sig
-
-
-def history(folder: Path) -> list[dict]:
-    path = folder / 'history.json'
-    return json.loads(path.read_text()) if path.is_file() else []
-
-
-def total_epochs(overrides: Sequence[str]) -> int:
-    from .configs import compose
-    from .solvers.schedule import Schedule
-    return Schedule.from_experiment(compose(overrides)).total_epochs
-
+from .utils.dora import REPO, DoraRun, DoraRunError, finish, kill, start
 
 # ---- training --------------------------------------------------------------------------------------------------
 
@@ -608,143 +266,6 @@ def prepare_data(work: Path, folder: Path | None, package: str, deb: Path | None
     return data
 
 
-# ---- Markdown --------------------------------------------------------------------------------------------------
-
-def _number(value: float | None) -> str:
-    from .evaluation.sections import fmt
-    return fmt(value)
-
-
-def _claims_table(result: Mapping) -> list[str]:
-    from .evaluation.sections import table
-    rows = []
-    for row in result['claims']:
-        arrow = '↑' if row['higher_is_better'] else '↓'
-        interval = f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
-        rows.append([f"{row['group']}", row['statement'], f"{row['label']} {arrow}", f"`{row['difference']}`",
-                     _number(row['mean']), interval, str(row['n']), f"**{row['verdict']}**"])
-    lines = [table(['claim', 'statement', 'measure', 'difference', 'mean', '95 % CI', 'n', 'verdict'], rows,
-                   text_columns=4), ""]
-    if result.get('claims_not_tested'):
-        lines += ["Not tested in this run:", ""]
-        lines += [f"- ({entry['group']}) {entry['statement']}: {entry['reason']}."
-                  for entry in result['claims_not_tested']] + [""]
-    return lines
-
-
-def _models_table(result: Mapping) -> list[str]:
-    from .evaluation.sections import table
-    rows = []
-    for name, model in result['models'].items():
-        train = model.get('train_seconds')
-        rows.append([name, model['what'], f"`{model['solver']}`", f"{model['parameters']:,}", f"{model['kbps']:g}",
-                     str(model['updates']), f"{model['batch_size']} x {model['segment_seconds']:g} s",
-                     f"{train:.0f}" if train is not None else "n/a"])
-    lines = [table(['model', 'what', 'solver', 'parameters', 'kbps', 'updates', 'batch x segment',
-                    'training (s)'], rows, text_columns=3), ""]
-    for name, model in result['models'].items():
-        width = model.get('width')
-        if width:
-            lines += [f"`{name}`: SEANet width `seanet.n_filters={width['n_filters']}` (the recipe's is "
-                      f"{width['default_n_filters']}), {width['parameters']:,} parameters against "
-                      f"{width['target_parameters']:,} for `{width['target']}`.", ""]
-    lines += ["Training time: the sum of the train stages of the run's epochs (its history), on the machine above, "
-              f"{result['budget']['jobs']} model(s) at a time with {result['budget']['threads_per_job']} thread(s) "
-              f"each; validation, evaluation and generation stages excluded.", ""]
-    return lines
-
-
-def _data_section(data: Mapping) -> list[str]:
-    from .evaluation.sections import table
-    lines = []
-    if data['source'].get('debian_package'):
-        package = data.get('package') or {}
-        version = f" {package['version']}" if package.get('version') else ""
-        lines.append(f"- Source: the Debian package `{data['source']['debian_package']}`{version} (fetched with "
-                     f"`apt-get download`, unpacked with `dpkg-deb -x`, not installed).")
-        licence = package.get('licence') or {}
-        if licence.get('statement') or licence.get('licenses'):
-            named = f" ({', '.join(licence['licenses'])})" if licence.get('licenses') else ""
-            lines.append(f"- Licence, as `{licence['file']}` states it{named}: {licence.get('statement') or ''}")
-        else:
-            lines.append("- Licence: the package has no copyright file.")
-    else:
-        lines.append(f"- Source: the folder `{data['source']['folder']}`.")
-    lines.append(f"- Set: `{data['set']}`, {data['sample_rate']} Hz mono; whole tracks assigned to splits by a hash "
-                 f"of their path; evaluate and valid tracks cut into at most {data['clips_per_track']} clips of "
-                 f"{data['clip_seconds']:g} s at evenly spaced positions, train tracks whole.")
-    rows = [[split, str(entry['tracks']), str(entry['files']), f"{entry['seconds']:.1f}"]
-            for split, entry in data['splits'].items()]
-    return lines + ["", table(['split', 'tracks', 'files (clips or tracks)', 'seconds'], rows), "",
-                    "Evaluate tracks: " + ', '.join(f"`{n}`" for n in data['splits']['evaluate']['track_names']) + ".",
-                    ""]
-
-
-def _machine(result: Mapping) -> list[str]:
-    m = result['machine']
-    gpu = f"{m['cuda']} ({m.get('gpu_memory_gib')} GiB)" if m.get('cuda') else "none"
-    load = ', '.join(f"{v:.2f}" for v in m.get('load_average', []))
-    before = [name for name, model in result['models'].items() if model.get('trained_before')]
-    reused = f" (models trained by an earlier invocation, reused: {', '.join(before)})" if before else ""
-    return [f"- CPU: {m['cpu']}, {m['cores']} cores; GPU: {gpu}; torch {m['torch']}, Python {m['python']}; load "
-            f"average at the start: {load}.",
-            f"- Device: {result['device']}; {result['budget']['jobs']} model(s) trained at a time, "
-            f"{result['budget']['threads_per_job']} thread(s) each; wall time of this invocation (data, training, "
-            f"scoring, claims): {result['wall_seconds']:.0f} s "
-            f"({result['wall_seconds'] / 3600:.2f} h){reused}.", ""]
-
-
-def _budget(result: Mapping) -> list[str]:
-    budget = result['budget']
-    return [f"- Budget (dora overrides applied to every model): `{' '.join(budget['overrides']) or '(none)'}`; "
-            f"solvers: " + ', '.join(f"`{solver}` ({recipe} recipe)" for recipe, solver in budget['solvers'].items())
-            + ".", f"- Metrics: {', '.join(result['metrics'])}; {result['bootstrap_resamples']} bootstrap resamples.",
-            ""]
-
-
-def _gpu_section(result: Mapping, gpu: Mapping | None) -> list[str]:
-    lines = ["## GPU run", ""]
-    if str(result['device']).startswith('cuda'):
-        return lines + [f"The rows above are the GPU run: full-size models on {result['machine'].get('cuda')}.", ""]
-    command = f"{PROG} --device cuda"
-    if gpu is None:
-        return lines + ["GPU rows: not measured yet. The full-size models (solvers "
-                        f"`{SOLVERS['cuda']['seanet']}` and `{SOLVERS['cuda']['dac']}`) are trained together on one "
-                        f"GPU by `{command}` (budget `{' '.join(GPU_BUDGET)}`, an estimate sized for 10 minutes on "
-                        f"one H200); this section shows them once such a run's JSON is given with `--gpu-result`.",
-                        ""]
-    return lines + [f"`{gpu['command']}`", ""] + _machine(gpu) + _budget(gpu) + ["### Models", ""] + \
-        _models_table(gpu) + ["### Claims", ""] + _claims_table(gpu)
-
-
-def render_markdown(result: Mapping, gpu: Mapping | None = None) -> str:
-    """The reproduction document (REPRODUCTION.md) from a run's JSON content, with a GPU run's rows from `gpu`."""
-    held = {verdict: sum(row['verdict'] == verdict for row in result['claims']) for verdict in VERDICTS}
-    mode = "reduced mode: a minimal budget, for tests" if result.get('reduced') else "full budget"
-    lines = ["# Reproduction of the paper's claims", "",
-             f"Produced by `{PROG}` on {result['date']} ({mode}).",
-             "Every model is trained on the same data for the same number of updates and scored on the same "
-             "held-out clips; each claim is a paired per-clip difference with its 95 % bootstrap interval "
-             "(`statistics.paired_difference`).", "",
-             "## How to reproduce", "", "```bash", result['command'], "```", "",
-             f"Run from the repository root. A killed run resumes when the same command is run again (dora restarts "
-             f"each model from its last checkpoint; finished models and scores are kept). `{PROG} --plan` prints the "
-             f"runs without training; `{PROG} --device cuda` trains the full-size models on a GPU.", "",
-             "## Machine", ""] + _machine(result) + _budget(result)
-    lines += ["## Data", ""] + _data_section(result['data'])
-    lines += ["## Models", ""] + _models_table(result)
-    lines += ["## Claims", "",
-              f"{held['held']} held, {held['not held']} not held, {held['inconclusive']} inconclusive, out of "
-              f"{len(result['claims'])} rows. Difference: per clip, the first minus the second, on the same clips; "
-              f"held when the 95 % interval lies on the better side of 0 (above it for ↑ measures, below for ↓), not "
-              f"held when it lies on the worse side, inconclusive when it contains 0. n: clips paired. Full report: "
-              f"`{result['report']}`.", ""]
-    lines += [f"- ({group}) {title}." for group, title in result['claim_groups'].items()] + [""]
-    lines += _claims_table(result)
-    lines += _gpu_section(result, gpu)
-    return '\n'.join(lines)
-
-
 # ---- command line ----------------------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
@@ -859,6 +380,24 @@ def _print_plan(runs: Sequence[Run], args: argparse.Namespace, dataset_root: Pat
         print(f"  python -m dora run {shlex.join(run.overrides)}")
 
 
+def read_result(path: Path) -> dict:
+    """The content of a result file this command wrote (`--json`).
+
+    Raises:
+        ReproductionError: The file is not such a result.
+    """
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReproductionError(f"Cannot read {str(path)!r} as JSON: {error}.") from None
+    required = ('command', 'date', 'device', 'machine', 'data', 'budget', 'models', 'metrics', 'claims',
+                'claim_groups', 'wall_seconds')
+    missing = [key for key in required if not isinstance(result, dict) or key not in result]
+    if missing:
+        raise ReproductionError(f"{str(path)!r} is not a result of {PROG} (no {', '.join(missing)}).")
+    return result
+
+
 def _write(path: Path, text: str) -> None:
     from .utils.atomic import atomic_write_bytes
     atomic_write_bytes(path, text.encode(), overwrite=True)
@@ -874,10 +413,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = work / 'cuda' if args.device == 'cuda' else work  # a GPU run keeps its models and reports apart
     json_path = args.json or results / 'reproduction.json'
     markdown_path = args.markdown or results / 'REPRODUCTION.md'
-    gpu = json.loads(args.gpu_result.read_text()) if args.gpu_result else None
-    if args.render_from is not None:
-        _write(markdown_path, render_markdown(json.loads(args.render_from.read_text()), gpu))
-        return 0
+    gpu = None
+    if args.render_from is not None or args.gpu_result is not None:
+        try:
+            gpu = read_result(args.gpu_result) if args.gpu_result else None
+            if args.render_from is not None:
+                _write(markdown_path, render_markdown(read_result(args.render_from), gpu))
+                return 0
+        except ReproductionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     command = shlex.join([*PROG.split(), *(sys.argv[1:] if argv is None else argv)])
     began = time.time()
     from .utils.machine import machine
@@ -946,8 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"written to {json_path}")
     _write(markdown_path, render_markdown(result, gpu))
     for row in rows:
-        print(f"({row['group']}) {row['statement']}, {row['measure']}: {_number(row['mean'])} "
-              f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}] n={row['n']} -> {row['verdict']}")
+        print(f"({row['group']}) {row['statement']}, {row['measure']}: {number(row['mean'])} "
+              f"[{number(row['ci_low'])}, {number(row['ci_high'])}] n={row['n']} -> {row['verdict']}")
     return 0
 
 

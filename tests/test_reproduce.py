@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from bandsplit_audiocraft import reproduce
+from bandsplit_audiocraft.baselines import describe_run
 from bandsplit_audiocraft.evaluation.metrics import METRICS
+from bandsplit_audiocraft.reproduction import claims, plan
 
 METRIC_NAMES = ['mel_distance', 'si_sdr']
 CLIPS = 8
@@ -61,14 +63,14 @@ def rows_of(rows: list, other: str) -> dict:
 
 
 def test_claims_from_per_clip_values():
-    rows, not_tested = reproduce.assemble_claims(synthetic_report(), resamples=999)
+    rows, not_tested = claims.assemble_claims(synthetic_report(), resamples=999)
     better, equal, worse = (rows_of(rows, name) for name in ('dac_32k', 'seanet_32k', 'seanet_32k_params'))
     assert set(better) == set(equal) == set(worse) == set(METRIC_NAMES)
     assert all(row['verdict'] == 'held' for row in better.values())
     assert all(row['verdict'] == 'inconclusive' and row['mean'] == 0 for row in equal.values())
     assert all(row['verdict'] == 'not held' for row in worse.values())
     for row in rows:
-        assert row['n'] == CLIPS and row['verdict'] in reproduce.VERDICTS
+        assert row['n'] == CLIPS and row['verdict'] in claims.VERDICTS
         assert row['ci_low'] <= row['mean'] <= row['ci_high']
     # Differences are "claimed model minus the other", in the metric's own direction.
     assert better['mel_distance']['mean'] < 0 and not better['mel_distance']['higher_is_better']
@@ -95,18 +97,18 @@ def test_claim_verdicts_follow_the_interval():
                                                      ['per_clip'], bands=(6.0, 1.0), inpainting=(2.0, 2.0))
     report['models']['bandsplit']['inpainting']['per_clip']['systems']['upsampled_low'] = \
         report['models']['bandsplit']['inpainting']['per_clip']['systems']['band_split']
-    rows, _ = reproduce.assemble_claims(report, [reproduce.Claim('c', 'bands', 'bandsplit'),
-                                                 reproduce.Claim('d', 'inpainting', 'bandsplit')], resamples=999)
+    rows, _ = claims.assemble_claims(report, [claims.Claim('c', 'bands', 'bandsplit'),
+                                                 claims.Claim('d', 'inpainting', 'bandsplit')], resamples=999)
     assert [row['verdict'] for row in rows] == ['not held', 'inconclusive']
 
 
 def test_width_matching_the_parameter_count():
-    overrides = reproduce.run_overrides(reproduce.MODELS['seanet_32k_params'], [], 'cpu')
-    target = reproduce.describe_run('bandsplit', reproduce.run_overrides(reproduce.MODELS['bandsplit'], [], 'cpu'))
-    width = reproduce.matching_width(target['parameters'], overrides)
+    overrides = plan.run_overrides(plan.MODELS['seanet_32k_params'], [], 'cpu')
+    target = describe_run('bandsplit', plan.run_overrides(plan.MODELS['bandsplit'], [], 'cpu'))
+    width = plan.matching_width(target['parameters'], overrides)
     assert isinstance(width['n_filters'], int) and width['n_filters'] > width['default_n_filters']
     for neighbour in (width['n_filters'] - 1, width['n_filters'] + 1):
-        count = reproduce.describe_run('w', [*overrides, f'seanet.n_filters={neighbour}'])['parameters']
+        count = describe_run('w', [*overrides, f'seanet.n_filters={neighbour}'])['parameters']
         assert abs(count - target['parameters']) >= abs(width['parameters'] - target['parameters'])
 
 
@@ -121,7 +123,7 @@ def test_plan_composes_every_run_with_equal_updates(device, solvers, tmp_path, c
     assert len(commands) == 4
     assert all(f'solver={solvers[0]} ' in c for c in commands[:3]) and f'solver={solvers[1]} ' in commands[3]
     assert 'cascade.regime=joint' in commands[1] and 'model=bandsplit/dac_32k' in commands[3]
-    budget = reproduce.GPU_BUDGET if device == 'cuda' else reproduce.CPU_BUDGET
+    budget = plan.GPU_BUDGET if device == 'cuda' else plan.CPU_BUDGET
     assert all(override in commands[0] for override in budget)
     rows = [line.split() for line in out.splitlines() if line.split()[:1] and line.split()[0] in models.split(',')]
     assert len(rows) == 4 and len({row[3] for row in rows}) == 1  # the same number of updates for every model
@@ -140,6 +142,15 @@ def test_bad_input_is_a_clear_error(argv, message, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and 'Traceback' not in err
+
+
+@pytest.mark.parametrize('content', ['{"claims": []}', 'not json', '[1, 2]'])
+def test_render_from_something_else_is_a_clear_error(content, tmp_path, capsys):
+    other = tmp_path / 'other.json'
+    other.write_text(content)
+    assert reproduce.main(['--render-from', str(other), '--markdown', str(tmp_path / 'R.md')]) == 1
+    err = capsys.readouterr().err
+    assert str(other) in err and 'Traceback' not in err and not (tmp_path / 'R.md').exists()
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
@@ -170,23 +181,23 @@ def test_reduced_run_end_to_end(tmp_path):
     assert reproduce.main(argv) == 0
     result = json.loads((work / 'reproduction.json').read_text())
     clips = result['data']['splits']['evaluate']['files']
-    assert clips == reproduce.REDUCED_SET['clips_per_track'] and result['evaluate_clips'] == clips
+    assert clips == plan.REDUCED_SET['clips_per_track'] and result['evaluate_clips'] == clips
     assert result['data']['source'] == {'folder': str(music.resolve())}
     assert set(result['models']) == set(models)
     assert len({model['updates'] for model in result['models'].values()}) == 1
     for model in result['models'].values():
         assert model['parameters'] > 0 and model['train_seconds'] > 0 and model['kbps'] > 0
     assert result['models']['seanet_16k']['kbps'] == result['models']['bandsplit']['kbps'] / 2
-    claims = result['claims']
-    assert {row['group'] for row in claims} == {'b', 'c', 'd', 'e'}
-    for row in claims:
-        assert row['n'] == clips and row['verdict'] in reproduce.VERDICTS
+    rows = result['claims']
+    assert {row['group'] for row in rows} == {'b', 'c', 'd', 'e'}
+    for row in rows:
+        assert row['n'] == clips and row['verdict'] in claims.VERDICTS
         assert all(isinstance(row[key], float) for key in ('mean', 'ci_low', 'ci_high'))
-    assert {row['measure'] for row in claims if row['group'] == 'e'} == set(result['metrics'])
+    assert {row['measure'] for row in rows if row['group'] == 'e'} == set(result['metrics'])
     assert 'visqol' not in result['metrics']
     assert {entry['group'] for entry in result['claims_not_tested']} == {'a', 'b', 'c', 'd'}
     markdown = (work / 'REPRODUCTION.md').read_text()
-    for row in claims:
+    for row in rows:
         assert row['statement'] in markdown
     assert '## GPU run' in markdown and 'not measured yet' in markdown
     assert (work / 'report' / 'report.md').is_file()
@@ -194,5 +205,5 @@ def test_reduced_run_end_to_end(tmp_path):
     # Run again: every model is trained and scored already, and the claims come out the same.
     assert reproduce.main(argv) == 0
     again = json.loads((work / 'reproduction.json').read_text())
-    assert [row['mean'] for row in again['claims']] == [row['mean'] for row in claims]
+    assert [row['mean'] for row in again['claims']] == [row['mean'] for row in rows]
     assert all('wall_seconds_this_invocation' not in model for model in again['models'].values())
