@@ -25,7 +25,7 @@ import sys
 import time
 import typing as tp
 
-from .utils.dora import REPO, DoraRunError, finish, kill, start
+from .utils.dora import REPO, DoraRunError, experiment_folder, run_all
 
 SOLVER = 'bandsplit_codec/tiny'
 # Three phases of 8 epochs of 100 updates (batch 8 of 0.5 s): 2400 updates, enough for the tiny codec to
@@ -34,33 +34,11 @@ MAIN_BUDGET = ('cascade.branch_phase=8', 'cascade.joint_phase=8')
 DEFAULT_BASELINES = 'seanet_32k'
 
 
-def run_trainings(runs: tp.Dict[str, tp.List[str]], logs: Path) -> None:
-    """Run (or resume) the experiments with `dora run`, all at once, the cores shared among them: the first
-    one's log streams to stdout, the others' go to `logs/train_<name>.log`."""
-    procs = []
-    try:
-        for index, (name, overrides) in enumerate(runs.items()):
-            log = None if index == 0 else logs / f'train_{name}.log'
-            print(f"$ python -m dora run {' '.join(overrides)}" + (f"  (log: {log})" if log else ''), flush=True)
-            procs.append(start(overrides, log=log))
-        for proc in procs:
-            finish(proc)
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                kill(proc)
-
-
 def with_threads(overrides: tp.List[str], jobs: int) -> tp.List[str]:
     """`overrides` with the run's share of the cores, unless they set `num_threads` themselves."""
     if any(o.split('=', 1)[0] == 'num_threads' for o in overrides):
         return overrides
     return [*overrides, f'num_threads={max(1, (os.cpu_count() or 1) // jobs)}']
-
-
-def experiment_folder(overrides: tp.Sequence[str]) -> Path:
-    from .train import main
-    return Path(main.get_xp(list(overrides)).folder)
 
 
 def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
@@ -90,7 +68,9 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
 
     began = time.time()
     try:
-        run_trainings({BANDSPLIT: overrides, **baseline_overrides}, out)
+        # All at once, the cores shared; the band-split run's output streams here, the baselines' go to logs.
+        run_all({BANDSPLIT: overrides, **baseline_overrides}, jobs,
+                logs={name: out / f'train_{name}.log' for name in baselines})
     except DoraRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

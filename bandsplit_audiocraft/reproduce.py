@@ -8,10 +8,10 @@ number of updates, scored on the same held-out clips, each claim tested clip by 
     python -m bandsplit_audiocraft.reproduce --plan [--device cuda]  # print what would run, run nothing
     python -m bandsplit_audiocraft.reproduce --reduced --folder DIR  # minimal budget and set (tests)
 
-1. **Data** (`data.music`): the Debian package `wesnoth-1.16-music` (recorded orchestral music; `--deb` reuses a
-   downloaded `.deb`, `--folder` takes any folder of recordings instead), whole tracks assigned to evaluate, valid
-   and train splits, 32 kHz mono, evaluate and valid tracks cut into clips of `--clip-seconds`. The package's
-   licence statement is read from its copyright file and recorded.
+1. **Data** (`data.music.prepare_set`): the Debian package `wesnoth-1.16-music` (recorded orchestral music;
+   `--deb` reuses a downloaded `.deb`, `--folder` takes any folder of recordings instead), whole tracks assigned to
+   evaluate, valid and train splits, 32 kHz mono, evaluate and valid tracks cut into clips of `--clip-seconds`. The
+   package's licence statement is read from its copyright file and recorded.
 2. **Models** (`reproduction.plan.MODELS`): the band-split codec trained in cascade and in the joint regime,
    single-branch SEANet at 32 kHz (the same width, and the width whose parameter count is closest to the band-split
    codec's), DAC at 32 kHz, SEANet and DAC at 16 kHz, all under the EnCodec-like recipe; the paper's pair
@@ -20,11 +20,12 @@ number of updates, scored on the same held-out clips, each claim tested clip by 
    and phase lengths, so their cascade has the same length too. The budget is a list of dora overrides
    (`plan.CPU_BUDGET`, `plan.GPU_BUDGET`, `plan.REDUCED_BUDGET`, or the ones given on the command line, which apply
    to every model).
-3. **Training**: `dora run` for each model, `--jobs` at a time with `num_threads = cores // jobs` each; a killed run
-   resumes from its last checkpoint when the command is run again, and finished models are kept. Each model's
-   training time is the sum of its epochs' train stages in its history.
-4. **Scoring**: each model is exported and scored by the evaluation report (`evaluation.report.make_report`) on the
-   same evaluate clips, `--jobs` models at a time; the reports are merged into `<work>/report/report.md`.
+3. **Training** (`reproduction.runs.train_all`): `dora run` for each model, `--jobs` at a time with
+   `num_threads = cores // jobs` each; a killed run resumes from its last checkpoint when the command is run again,
+   and finished models are kept. Each model's training time is the sum of its epochs' train stages in its history.
+4. **Scoring** (`reproduction.runs.score_all`): each model is exported and scored by the evaluation report
+   (`evaluation.report.make_report`) on the same evaluate clips, `--jobs` models at a time; the reports are merged
+   into `<work>/report/report.md`.
 5. **Claims** (`reproduction.claims`: `CLAIMS`, `assemble_claims`): every claim is the paired per-clip difference of
    two sets of values on the same clips (`statistics.paired_difference`), with its 95 % bootstrap interval, the
    number of clips and a verdict: held, not held, or inconclusive when the interval contains 0.
@@ -35,31 +36,16 @@ number of updates, scored on the same held-out clips, each claim tested clip by 
 """
 
 import argparse
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 import datetime
-import hashlib
 import json
-import multiprocessing
 import os
 from pathlib import Path
 import shlex
 import sys
 import time
-import typing as tp
 
-from .data.music import (
-    COMPLETE,
-    DEFAULT_PACKAGE,
-    SAMPLE_RATE,
-    MusicSetError,
-    assign_splits,
-    build_set,
-    describe_package,
-    fetch_debian_package,
-    find_tracks,
-    relocate_set,
-)
+from .data.music import DEFAULT_PACKAGE, MusicSetError, prepare_set, set_folder
 from .reproduction.claims import CLAIM_GROUPS, CLAIMS, assemble_claims
 from .reproduction.document import number, render_markdown
 from .reproduction.plan import (
@@ -78,193 +64,10 @@ from .reproduction.plan import (
     SOLVERS,
     ReproductionError,
     Run,
-    experiment_folder,
-    history,
     make_plan,
-    set_folder,
-    total_epochs,
 )
-from .utils.dora import REPO, DoraRun, DoraRunError, finish, kill, start
-
-# ---- training --------------------------------------------------------------------------------------------------
-
-def train_all(runs: Sequence[Run], dora_dir: Path, logs: Path, jobs: int, launch: Sequence[str],
-              env: Mapping[str, str] | None = None, poll: float = 2.0) -> None:
-    """Train every run not finished yet with `dora run`, `jobs` at a time (with the extra overrides `launch`), and
-    fill each run's `record`: experiment folder, epochs, training seconds (summed from its history), whether it
-    was trained before this call, the wall seconds of this call and whether it resumed an interrupted run. A
-    failed run does not stop the others.
-
-    Raises:
-        ReproductionError: Some run failed (after the others ended); the message quotes the end of its log.
-    """
-    pending: list[tuple[Run, Path]] = []
-    for run in runs:
-        folder = experiment_folder(run.overrides, dora_dir)
-        run.record.update(experiment=str(folder), epochs=total_epochs(run.overrides))
-        done = len(history(folder))
-        run.record['trained_before'] = done >= run.record['epochs']
-        if run.record['trained_before']:
-            print(f"{run.name}: trained already ({folder})", flush=True)
-        else:
-            run.record['resumed'] = done > 0
-            pending.append((run, folder))
-    running: dict[str, tuple[Run, DoraRun, float]] = {}
-    failures: list[str] = []
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                run, folder = pending.pop(0)
-                print(f"training {run.name}: dora run {shlex.join([*run.overrides, *launch])}", flush=True)
-                running[run.name] = (run, start([*run.overrides, *launch], dora_dir=dora_dir, env=env,
-                                                log=logs / f'{run.name}.log'), time.time())
-            time.sleep(poll)
-            for name, (run, proc, began) in list(running.items()):
-                if proc.poll() is None:
-                    continue
-                del running[name]
-                try:
-                    finish(proc)
-                except DoraRunError as error:
-                    failures.append(f"{name}: {error}")
-                    print(f"training {name} failed; its log: {proc.log}", flush=True)
-                    continue
-                run.record['wall_seconds_this_invocation'] = round(time.time() - began, 1)
-                print(f"{name}: trained in {run.record['wall_seconds_this_invocation']:.0f} s", flush=True)
-    except BaseException:
-        for _, proc, _ in running.values():
-            kill(proc)
-        raise
-    for run in runs:
-        stages = history(Path(run.record['experiment']))
-        run.record['train_seconds'] = round(sum(h.get('train', {}).get('duration', 0.) for h in stages), 1)
-        run.record['stage_seconds'] = round(sum(stage.get('duration', 0.) for h in stages for stage in h.values()
-                                                if isinstance(stage, dict)), 1)
-    if failures:
-        raise ReproductionError("Training failed for " + "; ".join(failures) + "\nRun the same command again to "
-                                "resume: finished models are kept.")
-
-
-# ---- scoring ---------------------------------------------------------------------------------------------------
-
-def scoring_stamp(checkpoint: str, manifest: str, metrics: Sequence[str], device: str, resamples: int) -> dict:
-    """What a model's scores depend on: its weights (`export.model_id`), the clips, the metrics, the device and the
-    resamples; kept beside its report, so that the same scoring is not done twice."""
-    from .export import model_id
-    return {'model': model_id(checkpoint).hex(), 'manifest': manifest, 'metrics': list(metrics), 'device': device,
-            'resamples': resamples}
-
-
-def scored_report(out: Path, stamp: Mapping) -> dict | None:
-    """The report in `out` if it was made with `stamp`, else None."""
-    done, report = out / 'scored.json', out / 'report.json'
-    if done.is_file() and report.is_file() and json.loads(done.read_text()) == stamp:
-        return json.loads(report.read_text())
-    return None
-
-
-def score_model(name: str, checkpoint: str, manifest: str, out: str, metrics: Sequence[str], device: str,
-                resamples: int, threads: int, stamp: Mapping) -> dict:
-    """Score one exported model on the clips of `manifest` (read at the set's rate) with the evaluation report in
-    `out`, and mark it with `stamp`; returns the report's content. Runs in a worker process."""
-    import torch
-
-    from .evaluation.dataset import load_evaluation_set
-    from .evaluation.report import make_report
-    torch.set_num_threads(threads)
-    dataset = load_evaluation_set(manifest, SAMPLE_RATE, channels=1)
-    report = make_report([checkpoint], dataset, out, names=[name], metrics=list(metrics), device=device,
-                         examples=False, progress=False, bootstrap_resamples=resamples,
-                         command=f"{PROG} (scoring {name} on {manifest})")
-    (Path(out) / 'scored.json').write_text(json.dumps(stamp))
-    return report
-
-
-def score_all(checkpoints: Mapping[str, Path], manifest: Path, out: Path, metrics: Sequence[str], device: str,
-              resamples: int, jobs: int, threads: int) -> dict[str, dict]:
-    """Every model's report (`score_model`, in `out/<name>`): those scored before with the same stamp are read
-    back, the others scored `jobs` at a time in worker processes."""
-    reports: dict[str, tp.Any] = {}
-    todo = {}
-    for name, path in checkpoints.items():
-        stamp = scoring_stamp(str(path), str(manifest), metrics, device, resamples)
-        reports[name] = scored_report(out / name, stamp)
-        if reports[name] is None:
-            todo[name] = (str(path), str(manifest), str(out / name), list(metrics), device, resamples, threads, stamp)
-    if todo:
-        context = multiprocessing.get_context('spawn')
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
-            futures = {name: pool.submit(score_model, name, *args) for name, args in todo.items()}
-            reports.update({name: future.result() for name, future in futures.items()})
-    return reports
-
-
-def merge_reports(reports: Mapping[str, Mapping], out: Path, command: str, baseline: str | None,
-                  resamples: int) -> dict:
-    """One report with every model's section (the reports of `score_model`, on the same clips), with paired
-    differences against `baseline`; written as `out/report.json` and `out/report.md`."""
-    from .evaluation.markdown import render_markdown
-    from .evaluation.report import paired_against
-    from .utils.atomic import atomic_write_bytes
-    first = next(iter(reports.values()))
-    clips = [clip['name'] for clip in first['data']['clips']]
-    sections = {}
-    for name, report in reports.items():
-        if [clip['name'] for clip in report['data']['clips']] != clips:
-            raise ReproductionError(f"{name} was scored on other clips than {next(iter(reports))}; delete "
-                                    f"{out / name} and run again.")
-        section = dict(report['models'][name])
-        if section.get('figure'):
-            section['figure'] = f"{name}/{section['figure']}"
-        sections[name] = section
-    merged = {**first, 'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
-              'command': command, 'models': sections,
-              'paired': paired_against(sections, baseline, first['metrics'], resamples)
-              if baseline in sections and len(sections) > 1 else None}
-    merged['files'] = {'report_md': str(out / 'report.md'), 'report_json': str(out / 'report.json'),
-                       'figures': [str(out / entry['figure']) for entry in sections.values() if entry['figure']],
-                       'examples': []}
-    atomic_write_bytes(out / 'report.json', (json.dumps(merged, indent=2, allow_nan=False) + '\n').encode(),
-                       overwrite=True)
-    atomic_write_bytes(out / 'report.md', render_markdown(merged).encode(), overwrite=True)
-    return merged
-
-
-# ---- data ------------------------------------------------------------------------------------------------------
-
-def prepare_data(work: Path, folder: Path | None, package: str, deb: Path | None, clip_seconds: float,
-                 clips_per_track: int, max_tracks: int | None) -> dict:
-    """Build (or find) the data set: `{'set', 'source', 'package', 'sample_rate', 'clip_seconds',
-    'clips_per_track', 'splits'}`, also kept as `<set>/source.json`, so that a set prepared elsewhere is used
-    without its source."""
-    source = {'folder': str(folder)} if folder is not None else {'debian_package': package}
-    out = set_folder(work, source, clip_seconds, clips_per_track, max_tracks)
-    described = out / 'source.json'
-    if described.is_file() and (out / COMPLETE).is_file():
-        relocate_set(out)
-        return {**json.loads(described.read_text()), 'set': str(out)}
-    if folder is not None:
-        root, info = folder, None
-    else:
-        root = fetch_debian_package(package, work, deb)
-        info = describe_package(root, package)
-    tracks = find_tracks(root, min_seconds=clip_seconds)
-    if max_tracks is not None:
-        tracks = sorted(tracks, key=lambda t: hashlib.sha1(str(t[0].relative_to(root)).encode()).hexdigest())
-        tracks = tracks[:max_tracks]
-    splits = assign_splits([path for path, _ in tracks], root)
-    print(f"{len(tracks)} tracks ({sum(seconds for _, seconds in tracks) / 60:.1f} min); building the set in {out}",
-          flush=True)
-    summary = build_set(splits, out, clip_seconds, clips_per_track)
-    data = {'set': str(out), 'source': source, 'package': info, 'sample_rate': SAMPLE_RATE,
-            'clip_seconds': clip_seconds, 'clips_per_track': clips_per_track, 'max_tracks': max_tracks,
-            'splits': {split: {'tracks': len(entry['tracks']),
-                               'track_names': [Path(track).stem for track in entry['tracks']],
-                               'files': entry['files'], 'seconds': entry['seconds']}
-                       for split, entry in summary.items()}}
-    described.write_text(json.dumps(data, indent=2))
-    return data
-
+from .reproduction.runs import merge_reports, score_all, train_all
+from .utils.dora import REPO, DoraRunError
 
 # ---- command line ----------------------------------------------------------------------------------------------
 
@@ -438,8 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_plan(make_plan(args.models, shared, args.device), args, dataset_root, threads)
             return 0
         work.mkdir(parents=True, exist_ok=True)
-        data = prepare_data(work, folder, args.debian_package, args.deb, args.clip_seconds, args.clips_per_track,
-                            args.max_tracks)
+        data = prepare_set(work, folder=folder, package=args.debian_package, deb=args.deb,
+                           clip_seconds=args.clip_seconds, clips_per_track=args.clips_per_track,
+                           max_tracks=args.max_tracks)
         print(f"data set {data['set']}: " + ', '.join(f"{split} {entry['files']} file(s), {entry['seconds']:.0f} s"
                                                       for split, entry in data['splits'].items()), flush=True)
         if args.prepare_only:

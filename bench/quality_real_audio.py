@@ -29,9 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 from pathlib import Path
 import sys
 import time
@@ -40,14 +37,8 @@ import typing as tp
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bandsplit_audiocraft.data.music import (  # noqa: E402
-    DEFAULT_PACKAGE,
-    MusicSetError,
-    assign_splits,
-    build_set,
-    fetch_debian_package,
-    find_tracks,
-)
+from bandsplit_audiocraft.data.music import DEFAULT_PACKAGE, MusicSetError, prepare_set  # noqa: E402
+from bandsplit_audiocraft.utils.dora import DoraRunError, experiment_folder, run_all  # noqa: E402
 from bench.common import command_line, machine, write_result  # noqa: E402
 
 # The default budget: 4 epochs of 100 updates per branch phase and for the joint phase (1200 updates of batch 8
@@ -63,29 +54,9 @@ class BenchmarkError(RuntimeError):
     """A step of the benchmark failed; the message says which and why."""
 
 
-# Steps 1 and 2 (audio, benchmark set) are `bandsplit_audiocraft.data.music`'s, shared with the reproduction
-# command (`python -m bandsplit_audiocraft.reproduce`).
-
-
-# ---- 3. training -----------------------------------------------------------------------------------------------
-
-def train(name: str, overrides: tp.List[str], dora_dir: Path, log: Path) -> float:
-    """`dora run` with `overrides` (resuming if it was interrupted); returns the wall seconds it took now."""
-    from bandsplit_audiocraft.utils.dora import DoraRunError, dora_run
-    print(f"training {name}: dora run {' '.join(overrides)}", flush=True)
-    start = time.time()
-    try:
-        dora_run(overrides, dora_dir=dora_dir, log=log)
-    except DoraRunError as error:
-        raise BenchmarkError(f"Training {name} failed: {error}") from None
-    return time.time() - start
-
-
-def experiment_folder(overrides: tp.List[str], dora_dir: Path) -> Path:
-    """The folder of the experiment `overrides` defines under `dora_dir`."""
-    os.environ['AUDIOCRAFT_DORA_DIR'] = str(dora_dir)
-    from bandsplit_audiocraft.main import experiment_folder as folder_of
-    return folder_of(overrides)
+# Steps 1 and 2 (audio, benchmark set) are `bandsplit_audiocraft.data.music.prepare_set`'s, and training is
+# `bandsplit_audiocraft.utils.dora.run_all`'s, shared with the reproduction command
+# (`python -m bandsplit_audiocraft.reproduce`).
 
 
 # ---- 4. report -------------------------------------------------------------------------------------------------
@@ -149,38 +120,29 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     start = time.time()
     try:
-        if args.folder is not None:
-            if not args.folder.is_dir():
-                raise BenchmarkError(f"--folder {str(args.folder)!r} is not a folder.")
-            source_root, source = args.folder.resolve(), {'folder': str(args.folder.resolve())}
-        else:
-            source_root = fetch_debian_package(args.debian_package, work)
-            source = {'debian_package': args.debian_package}
-        tracks = find_tracks(source_root, min_seconds=args.clip_seconds)
-        if args.max_tracks:
-            tracks = sorted(tracks, key=lambda t: hashlib.sha1(str(t[0]).encode()).hexdigest())[:args.max_tracks]
-        splits = assign_splits([t[0] for t in tracks], source_root)
-        set_name = 'set_' + hashlib.sha1(json.dumps(
-            [sorted(map(str, v)) for v in splits.values()] + [args.clip_seconds, args.clips_per_track, 'float']
-        ).encode()).hexdigest()[:10]
-        dataset_root = work / set_name
-        print(f"{len(tracks)} tracks ({sum(t[1] for t in tracks) / 60:.1f} min); building the set in {dataset_root}",
-              flush=True)
-        description = build_set(splits, dataset_root, args.clip_seconds, args.clips_per_track)
+        if args.folder is not None and not args.folder.is_dir():
+            raise BenchmarkError(f"--folder {str(args.folder)!r} is not a folder.")
+        data = prepare_set(work, folder=args.folder.resolve() if args.folder is not None else None,
+                           package=args.debian_package, clip_seconds=args.clip_seconds,
+                           clips_per_track=args.clips_per_track, max_tracks=args.max_tracks)
+        dataset_root = Path(data['set'])
         given = {o.split('=', 1)[0] for o in args.overrides}
         budget = [o for o in (QUICK_BUDGET if args.quick else DEFAULT_BUDGET) if o.split('=', 1)[0] not in given]
         budget += args.overrides
         common = ['dset=folder', f'dataset_root={dataset_root}', *budget]
         dora_dir = work / 'dora'
         overrides = {m: matched_overrides(m, common, solver=args.solver) for m in models}
-        train_seconds = {m: train(m, overrides[m], dora_dir, work / f'train_{m}.log') for m in models}
+        try:  # one at a time, each with every core
+            train_seconds = run_all(overrides, 1, dora_dir=dora_dir, logs={m: work / f'train_{m}.log' for m in models})
+        except DoraRunError as error:
+            raise BenchmarkError(str(error)) from None
 
         from bandsplit_audiocraft.evaluation.report import make_report
         from bandsplit_audiocraft.export import export_checkpoint
         exported = [export_checkpoint(experiment_folder(overrides[m], dora_dir), work / 'models' / f'{m}.th')
                     for m in models]
         report_dir = work / 'report'
-        print(f"scoring {len(models)} models on {description['evaluate']['files']} evaluate clips", flush=True)
+        print(f"scoring {len(models)} models on {data['splits']['evaluate']['files']} evaluate clips", flush=True)
         command = command_line('bench/quality_real_audio.py', argv)
         report = make_report(exported, dataset_root / 'evaluate' / 'data.jsonl', report_dir, names=models,
                              command=command, examples=False)
@@ -191,11 +153,12 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     cfg = compose(overrides[BANDSPLIT])
     figures = key_figures(report)
     result = {
-        'command': command, 'machine': machine(), 'source': source, 'set': description,
+        'command': command, 'machine': machine(), 'source': data['source'], 'set': data['splits'],
+        'data_set': data['set'], 'package': data['package'],
         'budget': {'solver': args.solver, 'overrides': budget, 'batch_size': int(cfg.dataset.batch_size),
                    'segment_seconds': float(cfg.dataset.segment_duration),
                    'updates_per_epoch': int(cfg.optim.updates_per_epoch)},
-        'models': {m: {'overrides': overrides[m], 'train_seconds_this_run': round(train_seconds[m], 1),
+        'models': {m: {'overrides': overrides[m], 'train_seconds_this_run': train_seconds[m],
                        'parameters': report['models'][m]['info'].get('parameters'),
                        'bitrate_kbps': report['models'][m]['info'].get('bandwidth_kbps')} for m in models},
         'figures': figures, 'report': str(report_dir / 'report.md'), 'wall_seconds': round(time.time() - start, 1),

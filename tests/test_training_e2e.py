@@ -7,7 +7,7 @@ import typing as tp
 import pytest
 import torch
 
-from bandsplit_audiocraft.utils.dora import kill
+from bandsplit_audiocraft.utils.dora import DoraRunError, experiment_folder, kill, run_all
 from tests.helpers import dora_run, finish, single_xp
 
 pytestmark = pytest.mark.slow
@@ -29,6 +29,7 @@ def test_full_cascade_trains_exports_and_loads(tmp_path, corpus_dir):
     overrides = ['solver=bandsplit_codec/tiny', f'corpus_dir={corpus_dir}']
     finish(dora_run(tmp_path / 'dora', overrides), timeout=2400)
     xp = single_xp(tmp_path / 'dora')
+    assert experiment_folder(overrides, tmp_path / 'dora') == xp
     hist = history(xp)
     assert [int(h['train']['phase']) for h in hist] == [0, 0, 1, 1, 2, 2]
     assert 'evaluate' in hist[-1] and 'si_sdr_low' in hist[-1]['evaluate']
@@ -91,3 +92,15 @@ def test_killed_run_resumes_in_its_phase(tmp_path, corpus_dir):
     log = (xp / 'solver.log.0').read_text()
     assert f"Resuming in phase '{resume_phase}' after update {saved['update']}" in log
     assert [int(h['train']['phase']) for h in history(xp)] == [0, 0, 1, 1, 2]
+
+
+def test_failed_runs_are_reported_once_all_have_ended(tmp_path):
+    runs = {'wrong_solver': ['solver=bandsplit_codec/no_such_recipe'], 'wrong_key': ['no_such_key=1']}
+    logs = {name: tmp_path / f'{name}.log' for name in runs}
+    with pytest.raises(DoraRunError) as error:
+        run_all(runs, 2, dora_dir=tmp_path / 'dora', logs=logs, poll=0.2)
+    message = str(error.value)
+    assert 'wrong_solver:' in message and 'wrong_key:' in message and str(logs['wrong_key']) in message
+    assert all(log.is_file() for log in logs.values())
+    with pytest.raises(ValueError, match='jobs must be at least 1'):
+        run_all(runs, 0)

@@ -12,14 +12,15 @@
    (`clip_starts`), as float WAV (the decoder's and resampler's overshoot is kept, not clipped), with one
    audiocraft manifest per split (`<set>/<split>/data.jsonl`, the layout `dset=folder dataset_root=<set>` reads).
    `relocate_set` rewrites the manifests of a set copied to another folder or machine.
+4. **Prepared once.** `prepare_set` does 1 to 3 in a folder named after the settings (`set_folder`) and records
+   the source, the package's licence and the splits in `<set>/source.json`, so that a set prepared before, or
+   copied from elsewhere, is used without its source.
 
 Used by `python -m bandsplit_audiocraft.reproduce` and `bench/quality_real_audio.py`.
 
 Example:
-    >>> root = fetch_debian_package(DEFAULT_PACKAGE, Path('outputs/music'))         # doctest: +SKIP
-    >>> tracks = [path for path, _ in find_tracks(root, min_seconds=5.0)]            # doctest: +SKIP
-    >>> summary = build_set(assign_splits(tracks, root), Path('outputs/music/set'), 5.0, 12)  # doctest: +SKIP
-    >>> summary['evaluate']['files']                                                 # doctest: +SKIP
+    >>> data = prepare_set(Path('outputs/music'), clip_seconds=5.0, clips_per_track=12)  # doctest: +SKIP
+    >>> data['splits']['evaluate']['files'], data['package']['licence']['licenses']      # doctest: +SKIP
 """
 
 import hashlib
@@ -240,3 +241,54 @@ def relocate_set(out: Path) -> None:
             make_manifest(out / 'audio' / split, manifest)
             if split == 'valid':
                 make_manifest(out / 'audio' / split, out / 'generate' / 'data.jsonl')
+
+
+def set_folder(work: Path, source: tp.Mapping[str, str], clip_seconds: float, clips_per_track: int,
+               max_tracks: tp.Optional[int]) -> Path:
+    """Folder of the set of these settings under `work`: a name derived from them, so a changed setting gives a
+    new set. `source` is `{'folder': path}` or `{'debian_package': name}`."""
+    key = json.dumps([dict(source), clip_seconds, clips_per_track, max_tracks], sort_keys=True)
+    return work / f"set_{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+
+
+def prepare_set(work: Path, *, folder: tp.Optional[Path] = None, package: str = DEFAULT_PACKAGE,
+                deb: tp.Optional[Path] = None, clip_seconds: float, clips_per_track: int,
+                max_tracks: tp.Optional[int] = None) -> tp.Dict[str, tp.Any]:
+    """Build (or find) the set of the recordings of `folder`, or else of the Debian package `package`, under
+    `work` (`set_folder`); `deb` as for `fetch_debian_package`, `max_tracks` keeps that many tracks (by a hash of
+    their path).
+
+    Returns:
+        `{'set', 'source', 'package', 'sample_rate', 'clip_seconds', 'clips_per_track', 'max_tracks', 'splits'}`:
+        the set's folder, the source, the package's version and licence (None for a folder), and per split the
+        number of tracks, their names, the number of files and their seconds. Also kept as `<set>/source.json`.
+    Raises:
+        MusicSetError: The audio cannot be had, or is too short or too little for the three splits.
+    """
+    source = {'folder': str(folder)} if folder is not None else {'debian_package': package}
+    out = set_folder(work, source, clip_seconds, clips_per_track, max_tracks)
+    described = out / 'source.json'
+    if described.is_file() and (out / COMPLETE).is_file():
+        relocate_set(out)
+        return {**json.loads(described.read_text()), 'set': str(out)}
+    if folder is not None:
+        root, info = Path(folder), None
+    else:
+        root = fetch_debian_package(package, work, deb)
+        info = describe_package(root, package)
+    tracks = find_tracks(root, min_seconds=clip_seconds)
+    if max_tracks is not None:
+        tracks = sorted(tracks, key=lambda t: hashlib.sha1(str(t[0].relative_to(root)).encode()).hexdigest())
+        tracks = tracks[:max_tracks]
+    splits = assign_splits([path for path, _ in tracks], root)
+    print(f"{len(tracks)} tracks ({sum(seconds for _, seconds in tracks) / 60:.1f} min); building the set in {out}",
+          flush=True)
+    summary = build_set(splits, out, clip_seconds, clips_per_track)
+    data = {'set': str(out), 'source': source, 'package': info, 'sample_rate': SAMPLE_RATE,
+            'clip_seconds': clip_seconds, 'clips_per_track': clips_per_track, 'max_tracks': max_tracks,
+            'splits': {split: {'tracks': len(entry['tracks']),
+                               'track_names': [Path(track).stem for track in entry['tracks']],
+                               'files': entry['files'], 'seconds': entry['seconds']}
+                       for split, entry in summary.items()}}
+    described.write_text(json.dumps(data, indent=2))
+    return data

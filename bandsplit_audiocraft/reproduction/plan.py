@@ -1,11 +1,8 @@
 """The compared models of the reproduction, their budgets, and the `dora run` overrides that train them on the
 same data for the same number of updates."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-import hashlib
-import json
-from pathlib import Path
 
 from omegaconf import OmegaConf
 
@@ -115,14 +112,6 @@ class Run:
         return self.model.name
 
 
-def set_folder(work: Path, source: Mapping[str, str], clip_seconds: float, clips_per_track: int,
-               max_tracks: int | None) -> Path:
-    """Folder of the data set of these settings under `work` (a name derived from them, so a changed setting
-    gives a new set)."""
-    key = json.dumps([dict(source), clip_seconds, clips_per_track, max_tracks], sort_keys=True)
-    return work / f"set_{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-
-
 def recipe_alignment(shared: Sequence[str], device: str) -> list[str]:
     """Overrides giving the DAC recipe the EnCodec-like recipe's epoch length and phase lengths under `shared`, so
     that its cascade lasts as many updates (its batch keeps its own size; its epoch has as many samples as updates
@@ -209,21 +198,3 @@ def make_plan(names: Sequence[str], shared: Sequence[str], device: str) -> list[
         raise ReproductionError(f"The models would not train for the same number of updates: {updates}. Give the "
                                 f"budget as overrides every recipe reads (cascade.*, optim.updates_per_epoch).")
     return runs
-
-
-def experiment_folder(overrides: Sequence[str], dora_dir: Path) -> Path:
-    """The folder of the experiment `overrides` define, under `dora_dir`."""
-    from ..train import main
-    xp = main.get_xp(list(overrides))
-    return Path(dora_dir) / xp.dora.xps / xp.sig
-
-
-def history(folder: Path) -> list[dict]:
-    path = folder / 'history.json'
-    return json.loads(path.read_text()) if path.is_file() else []
-
-
-def total_epochs(overrides: Sequence[str]) -> int:
-    from ..configs import compose
-    from ..solvers.schedule import Schedule
-    return Schedule.from_experiment(compose(overrides)).total_epochs

@@ -1,4 +1,5 @@
-"""`python -m dora run` from the repository root: started in the background or run to its end.
+"""`python -m dora run` from the repository root: started in the background, run to its end, or several run
+at a time; and the folder of the experiment a list of overrides defines.
 
 A run is started in a process group of its own, so that `kill` stops it together with the processes it
 starts (distributed workers, data loaders). Its output goes to this process's, or is appended to a log file
@@ -7,9 +8,11 @@ whose end a failure quotes.
 
 import os
 from pathlib import Path
+import shlex
 import signal
 import subprocess
 import sys
+import time
 import typing as tp
 
 from . import PathLike
@@ -94,3 +97,68 @@ def dora_run(overrides: tp.Sequence[str], *, dora_dir: tp.Optional[PathLike] = N
              timeout: tp.Optional[float] = None) -> None:
     """Run `python -m dora run *overrides` to its end (`start` and `finish`)."""
     finish(start(overrides, dora_dir=dora_dir, env=env, log=log), timeout)
+
+
+def run_all(runs: tp.Mapping[str, tp.Sequence[str]], jobs: int, *, dora_dir: tp.Optional[PathLike] = None,
+            env: tp.Optional[tp.Mapping[str, tp.Optional[str]]] = None,
+            logs: tp.Optional[tp.Mapping[str, tp.Optional[PathLike]]] = None,
+            poll: float = 1.0) -> tp.Dict[str, float]:
+    """Run every experiment of `runs` (name -> overrides) with `dora run`, `jobs` at a time, in their order.
+
+    A failed run does not stop the others; an interrupt (or any error of ours) kills those still running.
+
+    Args:
+        runs: the experiments, by name.
+        jobs: how many run at once.
+        dora_dir, env: as for `start`, for every run.
+        logs: log file of each run (`start`'s `log`); a run not in it writes to our output.
+        poll: seconds between two looks at the running experiments.
+    Returns:
+        The wall seconds each run took, by name.
+    Raises:
+        DoraRunError: Some run failed (raised once all have ended); the message quotes the end of its log.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    pending = list(runs.items())
+    running: tp.Dict[str, tp.Tuple[DoraRun, float]] = {}
+    seconds: tp.Dict[str, float] = {}
+    failures: tp.List[str] = []
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                name, overrides = pending.pop(0)
+                log = (logs or {}).get(name)
+                print(f"training {name}: python -m dora run {shlex.join(overrides)}"
+                      + (f"  (log: {log})" if log is not None else ''), flush=True)
+                running[name] = (start(overrides, dora_dir=dora_dir, env=env, log=log), time.time())
+            time.sleep(poll)
+            for name, (proc, began) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[name]
+                try:
+                    finish(proc)
+                except DoraRunError as error:
+                    failures.append(f"{name}: {error}")
+                    print(f"training {name} failed" + (f"; its log: {proc.log}" if proc.log else ''), flush=True)
+                    continue
+                seconds[name] = round(time.time() - began, 1)
+                print(f"{name}: trained in {seconds[name]:.0f} s", flush=True)
+    except BaseException:
+        for proc, _ in running.values():
+            kill(proc)
+        raise
+    if failures:
+        raise DoraRunError("Training failed for " + "; ".join(failures))
+    return seconds
+
+
+def experiment_folder(overrides: tp.Sequence[str], dora_dir: tp.Optional[PathLike] = None) -> Path:
+    """The folder of the experiment that `overrides` define: under `dora_dir` when given, else under the folder
+    of our experiments (`$AUDIOCRAFT_DORA_DIR` when the training module was first imported)."""
+    from ..train import main
+    xp = main.get_xp(list(overrides))
+    if dora_dir is None:
+        return Path(xp.folder)
+    return Path(dora_dir) / xp.dora.xps / xp.sig

@@ -127,3 +127,21 @@ def test_a_moved_set_gets_manifests_of_its_new_place(tmp_path):
     for split in (*music.SPLITS, 'generate'):
         entries = read_manifest(moved / split / 'data.jsonl')
         assert entries and all(moved in Path(e['path']).parents for e in entries)
+
+
+def test_a_prepared_set_is_found_again_by_its_settings(tmp_path, capsys):
+    write_tracks(tmp_path / 'music', 5, seconds=2.0)
+    folder = (tmp_path / 'music').resolve()
+    data = music.prepare_set(tmp_path / 'work', folder=folder, clip_seconds=1.0, clips_per_track=2)
+    out = Path(data['set'])
+    assert out == music.set_folder(tmp_path / 'work', {'folder': str(folder)}, 1.0, 2, None)
+    assert data['source'] == {'folder': str(folder)} and data['package'] is None
+    assert sum(data['splits'][s]['tracks'] for s in music.SPLITS) == 5
+    assert json.loads((out / 'source.json').read_text()) == data
+    assert 'building the set' in capsys.readouterr().out
+    assert music.prepare_set(tmp_path / 'work', folder=folder, clip_seconds=1.0, clips_per_track=2) == data
+    assert 'building the set' not in capsys.readouterr().out  # found, not rebuilt
+    fewer = music.prepare_set(tmp_path / 'work', folder=folder, clip_seconds=1.0, clips_per_track=2, max_tracks=3)
+    assert Path(fewer['set']) != out and sum(fewer['splits'][s]['tracks'] for s in music.SPLITS) == 3
+    with pytest.raises(music.MusicSetError, match='At least 3'):
+        music.prepare_set(tmp_path / 'work', folder=folder, clip_seconds=5.0, clips_per_track=2)
