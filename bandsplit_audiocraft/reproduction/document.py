@@ -45,9 +45,16 @@ def _models_table(result: Mapping) -> list[str]:
             lines += [f"`{name}`: SEANet width `seanet.n_filters={width['n_filters']}` (the recipe's is "
                       f"{width['default_n_filters']}), {width['parameters']:,} parameters against "
                       f"{width['target_parameters']:,} for `{width['target']}`.", ""]
+    jobs = result['budget']['jobs']
     lines += ["Training time: the sum of the train stages of the run's epochs (its history), on the machine above, "
-              f"{result['budget']['jobs']} model(s) at a time with {result['budget']['threads_per_job']} thread(s) "
-              f"each; validation, evaluation and generation stages excluded.", ""]
+              f"{jobs} model(s) at a time with {result['budget']['threads_per_job']} thread(s) "
+              f"each; validation, evaluation and generation stages excluded."]
+    stages = [model['stage_seconds'] for model in result['models'].values() if model.get('stage_seconds')]
+    if len(stages) == len(result['models']):
+        total = sum(stages)
+        lines[-1] += (f" With every stage (validation, evaluation, generation) the models took {total:.0f} s in "
+                      f"all: {total / jobs / 3600:.2f} h of wall time at {jobs} at a time with no slot idle.")
+    return lines + [""]
     return lines
 
 
