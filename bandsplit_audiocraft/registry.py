@@ -14,9 +14,11 @@ import functools
 import importlib
 import typing as tp
 
-import audiocraft.models.builders
-import audiocraft.solvers
-import audiocraft.solvers.builders
+# `from ... import` rather than attribute access: when the start-up hook (bandsplit_audiocraft_hook) imports
+# this module, the `audiocraft` package is still being initialised and has no `models` attribute yet.
+from audiocraft import solvers
+from audiocraft.models import builders as model_builders
+from audiocraft.solvers import builders as solver_builders
 
 # compression_model name -> "module:function" building the model from the full config.
 COMPRESSION_MODELS: tp.Dict[str, str] = {
@@ -33,7 +35,7 @@ def _resolve(target: str) -> tp.Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def get_compression_model(cfg: tp.Any, _original: tp.Callable = audiocraft.models.builders.get_compression_model):
+def get_compression_model(cfg: tp.Any, _original: tp.Callable = model_builders.get_compression_model):
     """audiocraft's `get_compression_model`, extended with this package's model types."""
     name = cfg.compression_model
     if name in COMPRESSION_MODELS:
@@ -41,7 +43,7 @@ def get_compression_model(cfg: tp.Any, _original: tp.Callable = audiocraft.model
     return _original(cfg)
 
 
-def get_solver(cfg: tp.Any, _original: tp.Callable = audiocraft.solvers.builders.get_solver):
+def get_solver(cfg: tp.Any, _original: tp.Callable = solver_builders.get_solver):
     """audiocraft's `get_solver`, extended with this package's solvers."""
     if cfg.solver in SOLVERS:
         return _resolve(SOLVERS[cfg.solver])(cfg)
@@ -51,10 +53,10 @@ def get_solver(cfg: tp.Any, _original: tp.Callable = audiocraft.solvers.builders
 @functools.cache
 def register() -> None:
     """Make audiocraft's builders know `compression_model: bandsplit` and `solver: bandsplit_codec`."""
-    audiocraft.models.builders.get_compression_model = get_compression_model
-    audiocraft.solvers.builders.get_solver = get_solver
-    audiocraft.solvers.get_solver = get_solver
+    model_builders.get_compression_model = get_compression_model
+    solver_builders.get_solver = get_solver
+    solvers.get_solver = get_solver
 
 
 def is_registered() -> bool:
-    return audiocraft.models.builders.get_compression_model is get_compression_model
+    return model_builders.get_compression_model is get_compression_model
