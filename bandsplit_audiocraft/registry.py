@@ -7,16 +7,22 @@ package, while every name audiocraft knows keeps its original meaning. Every aud
 (`CompressionModel.get_pretrained`, `loaders.load_compression_model`, the LM solvers) looks the builder up at
 call time, so after `register()` they all load band-split checkpoints.
 
+audiocraft's solvers write their audio samples with `audiocraft.data.audio.audio_write`, which pipes them to an
+`ffmpeg` process. `register()` also lets it write WAV files without ffmpeg (`write_audio`), so that
+audiocraft's generate stages run where ffmpeg is not installed.
+
 `import bandsplit_audiocraft` calls `register()`; calling it again does nothing.
 """
 
 import functools
 import importlib
+import shutil
 import typing as tp
 
 # `from ... import` rather than attribute access: when the start-up hook (bandsplit_audiocraft_hook) imports
 # this module, the `audiocraft` package is still being initialised and has no `models` attribute yet.
 from audiocraft import solvers
+from audiocraft.data import audio
 from audiocraft.models import builders as model_builders
 from audiocraft.solvers import builders as solver_builders
 
@@ -50,12 +56,25 @@ def get_solver(cfg: tp.Any, _original: tp.Callable = solver_builders.get_solver)
     return _original(cfg)
 
 
+def write_audio(out_path: tp.Any, wav: tp.Any, sample_rate: int, flags: tp.List[str],
+                _original: tp.Callable = audio._piping_to_ffmpeg) -> None:
+    """audiocraft's writer of audio files (float samples `[C, T]` piped to ffmpeg with its output `flags`),
+    writing 16-bit WAV with soundfile when no ffmpeg is on the PATH."""
+    if shutil.which('ffmpeg') is None and flags == ['-f', 'wav', '-c:a', 'pcm_s16le']:
+        from .data.audio_io import write_wav
+        write_wav(out_path, wav, sample_rate, overwrite=True)
+    else:
+        _original(out_path, wav, sample_rate, flags)
+
+
 @functools.cache
 def register() -> None:
-    """Make audiocraft's builders know `compression_model: bandsplit` and `solver: bandsplit_codec`."""
+    """Make audiocraft's builders know `compression_model: bandsplit` and `solver: bandsplit_codec`, and its
+    audio writer write WAV without ffmpeg."""
     model_builders.get_compression_model = get_compression_model
     solver_builders.get_solver = get_solver
     solvers.get_solver = get_solver
+    audio._piping_to_ffmpeg = write_audio
 
 
 def is_registered() -> bool:
