@@ -34,8 +34,9 @@ def test_musicgen_solver_trains_and_generates(tmp_path, corpus_dir, exported, ba
     print('train cross-entropy per epoch:', ce)
     assert len(ce) == 3 and ce[-1] < ce[0]
     assert history[-1]['evaluate']['ce'] < history[0]['valid']['ce']
-    samples = sorted((xp / 'samples').rglob('*.wav'))
-    assert samples, "the generate stage wrote no audio"
+    # samples/<epoch>/ holds the generated audio (unprompted, and continuations of the prompts in samples/prompt/)
+    samples = sorted((xp / 'samples' / str(len(history))).glob('*.wav'))
+    assert len(samples) == 4, samples  # 2 clips of the generate split, each unprompted and prompted
     for path in samples:
         wav, sample_rate = read_audio(path)
         assert sample_rate == 32000 and wav.shape[-1] > 0 and wav.abs().max() > 0
