@@ -46,8 +46,10 @@ def torch_version(python: Path) -> str:
 
 
 def test_installs_beside_audiocraft_and_torch_2_1():
-    uv = shutil.which('uv')
-    assert uv is not None, "uv is not on the PATH (the test command installs it)"
+    found = shutil.which('uv')
+    assert found is not None, "uv is not on the PATH (the test command installs it)"
+    # --no-config: this repository's uv settings would apply otherwise, and their overrides pin the locked torch.
+    uv = [found, '--no-config']
     try:
         urllib.request.urlopen('https://pypi.org/simple/', timeout=20).close()
     except OSError as error:
@@ -57,13 +59,13 @@ def test_installs_beside_audiocraft_and_torch_2_1():
     ENV.parent.mkdir(exist_ok=True)
     overrides.write_text('\n'.join(OVERRIDES) + '\n')
     if not python.exists():
-        run(uv, 'venv', '-q', '--python', python310(), str(ENV))
-    run(uv, 'pip', 'install', '-q', '--python', str(python), '--override', str(overrides), *AUDIOCRAFT_SET)
+        run(*uv, 'venv', '-q', '--python', python310(), str(ENV))
+    run(*uv, 'pip', 'install', '-q', '--python', str(python), '--override', str(overrides), *AUDIOCRAFT_SET)
     before = torch_version(python)
     assert before.startswith('2.1.0'), before
 
     # A regular (not editable) install of this repository, with the environment's own overrides.
-    run(uv, 'pip', 'install', '-q', '--python', str(python), '--override', str(overrides), '--reinstall-package',
+    run(*uv, 'pip', 'install', '-q', '--python', str(python), '--override', str(overrides), '--reinstall-package',
         'bandsplit-audiocraft', str(REPO), 'pytest>=8')
     assert torch_version(python) == before
-    run(str(python), '-m', 'pytest', '-q', '-p', 'no:cacheprovider', *TESTS)
+    print(run(str(python), '-m', 'pytest', '-q', '-p', 'no:cacheprovider', *TESTS).strip().splitlines()[-1])
