@@ -7,16 +7,24 @@ package, while every name audiocraft knows keeps its original meaning. Every aud
 (`CompressionModel.get_pretrained`, `loaders.load_compression_model`, the LM solvers) looks the builder up at
 call time, so after `register()` they all load band-split checkpoints.
 
+audiocraft's solvers write their audio samples with `audiocraft.data.audio.audio_write`, which pipes them to an
+`ffmpeg` process. `register()` also lets it write WAV files without ffmpeg (`write_audio`), so that
+audiocraft's generate stages run where ffmpeg is not installed.
+
 `import bandsplit_audiocraft` calls `register()`; calling it again does nothing.
 """
 
 import functools
 import importlib
+import shutil
 import typing as tp
 
-import audiocraft.models.builders
-import audiocraft.solvers
-import audiocraft.solvers.builders
+# `from ... import` rather than attribute access: when the start-up hook (bandsplit_audiocraft_hook) imports
+# this module, the `audiocraft` package is still being initialised and has no `models` attribute yet.
+from audiocraft import solvers
+from audiocraft.data import audio
+from audiocraft.models import builders as model_builders
+from audiocraft.solvers import builders as solver_builders
 
 # compression_model name -> "module:function" building the model from the full config.
 COMPRESSION_MODELS: tp.Dict[str, str] = {
@@ -33,7 +41,7 @@ def _resolve(target: str) -> tp.Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def get_compression_model(cfg: tp.Any, _original: tp.Callable = audiocraft.models.builders.get_compression_model):
+def get_compression_model(cfg: tp.Any, _original: tp.Callable = model_builders.get_compression_model):
     """audiocraft's `get_compression_model`, extended with this package's model types."""
     name = cfg.compression_model
     if name in COMPRESSION_MODELS:
@@ -41,20 +49,33 @@ def get_compression_model(cfg: tp.Any, _original: tp.Callable = audiocraft.model
     return _original(cfg)
 
 
-def get_solver(cfg: tp.Any, _original: tp.Callable = audiocraft.solvers.builders.get_solver):
+def get_solver(cfg: tp.Any, _original: tp.Callable = solver_builders.get_solver):
     """audiocraft's `get_solver`, extended with this package's solvers."""
     if cfg.solver in SOLVERS:
         return _resolve(SOLVERS[cfg.solver])(cfg)
     return _original(cfg)
 
 
+def write_audio(out_path: tp.Any, wav: tp.Any, sample_rate: int, flags: tp.List[str],
+                _original: tp.Callable = audio._piping_to_ffmpeg) -> None:
+    """audiocraft's writer of audio files (float samples `[C, T]` piped to ffmpeg with its output `flags`),
+    writing 16-bit WAV with soundfile when no ffmpeg is on the PATH."""
+    if shutil.which('ffmpeg') is None and flags == ['-f', 'wav', '-c:a', 'pcm_s16le']:
+        from .data.audio_io import write_wav
+        write_wav(out_path, wav, sample_rate, overwrite=True)
+    else:
+        _original(out_path, wav, sample_rate, flags)
+
+
 @functools.cache
 def register() -> None:
-    """Make audiocraft's builders know `compression_model: bandsplit` and `solver: bandsplit_codec`."""
-    audiocraft.models.builders.get_compression_model = get_compression_model
-    audiocraft.solvers.builders.get_solver = get_solver
-    audiocraft.solvers.get_solver = get_solver
+    """Make audiocraft's builders know `compression_model: bandsplit` and `solver: bandsplit_codec`, and its
+    audio writer write WAV without ffmpeg."""
+    model_builders.get_compression_model = get_compression_model
+    solver_builders.get_solver = get_solver
+    solvers.get_solver = get_solver
+    audio._piping_to_ffmpeg = write_audio
 
 
 def is_registered() -> bool:
-    return audiocraft.models.builders.get_compression_model is get_compression_model
+    return model_builders.get_compression_model is get_compression_model

@@ -10,7 +10,8 @@ environment:
 - `device=auto` becomes `cuda` when a GPU is visible, else `cpu`;
 - distributed runs (`dora run -d`, multi-task SLURM jobs) use NCCL on GPU and gloo on CPU (flashy's
   `distrib.init` defaults to NCCL whatever the device); batch sizes are per rank (`prepare_config`);
-- relative data paths are taken relative to the directory the command was launched from.
+- relative data paths are taken relative to the directory the command was launched from, and the embedded
+  corpus is written on first use, for every solver (`prepare_data`).
 """
 
 import logging
@@ -55,11 +56,27 @@ def prepare_config(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
     return cfg
 
 
+def prepare_data(cfg: omegaconf.DictConfig) -> None:
+    """Write the embedded corpus if the config trains on it (rank 0 writes, the others wait), and check that
+    every data split exists, whichever solver reads them."""
+    if cfg.datasource.get('embedded', False):
+        from .data.corpus import generate_corpus
+        if flashy.distrib.is_rank_zero():
+            generate_corpus(Path(cfg.corpus_dir))
+        flashy.distrib.barrier()
+    for split, path in cfg.datasource.items():
+        if isinstance(path, str) and not Path(path).exists():
+            raise FileNotFoundError(f"Data split {split!r}: {path} does not exist. Point the dset config at a "
+                                    f"folder of manifests (e.g. dset=folder dataset_root=/path/to/manifests).")
+
+
 def get_solver(cfg: omegaconf.DictConfig):
     """Build the solver named by `cfg.solver` (audiocraft's or this package's) from a composed config."""
     from audiocraft import solvers
     register()
-    return solvers.get_solver(prepare_config(cfg))
+    cfg = prepare_config(cfg)
+    prepare_data(cfg)
+    return solvers.get_solver(cfg)
 
 
 def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from audiocraft.models import CompressionModel, EncodecModel, builders, loaders
 from omegaconf import OmegaConf
 import pytest
@@ -51,3 +54,30 @@ def test_export_and_load_through_audiocraft(tmp_path):
         assert torch.equal(loaded.decode(codes), model.decode(codes))
     assert len(model_id(path)) == 16
     assert model_id(path) == model_id(export_model(model, model_config(), tmp_path / 'copy.th'))
+
+
+def python(code: str, cwd) -> subprocess.CompletedProcess:
+    """`python -c code` in a fresh interpreter of this environment, outside the repository."""
+    return subprocess.run([sys.executable, '-c', code], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def test_startup_hook_imports_nothing_heavy(tmp_path):
+    proc = python("import sys; print(sorted(m for m in sys.modules if m.partition('.')[0] in "
+                  "('audiocraft', 'bandsplit_audiocraft', 'bandsplit_audiocraft_hook', 'torch')))", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['bandsplit_audiocraft_hook']"
+
+
+def test_audiocraft_finds_the_plugin_without_its_import(tmp_path, tiny_model):
+    """A process that only imports audiocraft loads a band-split export."""
+    path = export_model(tiny_model, model_config(), tmp_path / 'tiny.th')
+    proc = python("from audiocraft.models import CompressionModel\n"
+                  f"print(type(CompressionModel.get_pretrained({str(path)!r})).__name__)", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == 'BandSplitCompressionModel\n'
+
+
+def test_import_prints_nothing(tmp_path):
+    """With the locked dependencies, importing the plugin (and so audiocraft, torch, xformers) prints nothing."""
+    proc = python('import bandsplit_audiocraft', tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, '', '')

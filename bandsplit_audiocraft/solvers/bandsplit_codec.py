@@ -159,19 +159,6 @@ class BandSplitCompressionSolver(CompressionSolver):
         flashy.distrib.broadcast_model(self.model)  # every rank starts from rank 0's weights, as with DDP
         self.grad_scale = balanced_grad_scale(self.cfg.balancer, flashy.distrib.world_size())
 
-    def build_dataloaders(self):
-        if self.cfg.datasource.get('embedded', False):
-            from ..data.corpus import generate_corpus
-            root = Path(self.cfg.corpus_dir)
-            if flashy.distrib.is_rank_zero():
-                generate_corpus(root)
-            flashy.distrib.barrier()
-        for split, path in self.cfg.datasource.items():
-            if isinstance(path, str) and not Path(path).exists():
-                raise FileNotFoundError(f"Data split {split!r}: {path} does not exist. Point the dset config at a "
-                                        f"folder of manifests (e.g. dset=folder dataset_root=/path/to/manifests).")
-        super().build_dataloaders()
-
     # ---- schedule ----------------------------------------------------------------------------------------
 
     def update_index(self, idx: int) -> int:
