@@ -50,10 +50,13 @@ def get_compression_model(cfg: tp.Any, _original: tp.Callable = model_builders.g
 
 
 def get_solver(cfg: tp.Any, _original: tp.Callable = solver_builders.get_solver):
-    """audiocraft's `get_solver`, extended with this package's solvers."""
+    """audiocraft's `get_solver`, extended with this package's solvers; every solver it builds resumes from its
+    experiment's checkpoints with torch >= 2.6 too (`utils.checkpoints.restoring_trusted`), which audiocraft's
+    own loading refuses there (they pickle the config and the metric history)."""
+    from .utils.checkpoints import restoring_trusted
     if cfg.solver in SOLVERS:
-        return _resolve(SOLVERS[cfg.solver])(cfg)
-    return _original(cfg)
+        return restoring_trusted(_resolve(SOLVERS[cfg.solver])(cfg))
+    return restoring_trusted(_original(cfg))
 
 
 def write_audio(out_path: tp.Any, wav: tp.Any, sample_rate: int, flags: tp.List[str],

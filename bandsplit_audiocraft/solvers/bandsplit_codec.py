@@ -47,7 +47,6 @@ from torch import nn
 from ..models.bandsplit import BandSplitCompressionModel, BandSplitResult
 from ..models.branch import Branch
 from ..models.builders import branch_layout
-from ..utils.checkpoints import trusted_checkpoint_loading
 from .losses import get_adversarial_losses, get_loss
 from .schedule import Phase, Schedule
 
@@ -194,8 +193,7 @@ class BandSplitCompressionSolver(CompressionSolver):
         self.phase_state.phase_index = phase.index
 
     def restore(self, *args, **kwargs):
-        with trusted_checkpoint_loading():
-            restored = super().restore(*args, **kwargs)
+        restored = super().restore(*args, **kwargs)  # its checkpoints trusted by the builder (`registry`)
         if restored and self.phase_state.phase is not None:
             expected = self.schedule.phase_at(max(self.phase_state.update - 1, 0))
             if expected.index != self.phase_state.phase_index:

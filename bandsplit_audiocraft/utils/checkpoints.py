@@ -5,11 +5,14 @@ metric history (with `collections.defaultdict`s), which `torch.load`'s default `
 since torch 2.6. Those checkpoints are the experiment's own files, as trusted as the code that wrote them,
 so they are loaded with full unpickling, and only they: `trusted_checkpoint_loading()` lifts the default
 for `torch.load` calls made inside a `with` block that do not choose `weights_only` themselves (such as
-audiocraft's `utils.checkpoint.load_checkpoint`, used to resume a run). Never use it for files of unknown
-origin. Exported checkpoints (tensors and a YAML string) load with `weights_only=True` and need nothing.
+audiocraft's `utils.checkpoint.load_checkpoint`, used to resume a run), and `restoring_trusted` applies it to
+a solver's `restore`, as the plugin's solver builder does for every solver it builds (this package's and
+audiocraft's, MusicGen's included). Never use it for files of unknown origin. Exported checkpoints (tensors
+and a YAML string) load with `weights_only=True` and need nothing.
 """
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 import typing as tp
@@ -36,6 +39,20 @@ def trusted_checkpoint_loading() -> tp.Iterator[None]:
             os.environ.pop(_FORCE_NO_WEIGHTS_ONLY, None)
         else:
             os.environ[_FORCE_NO_WEIGHTS_ONLY] = previous
+
+
+def restoring_trusted(solver: tp.Any) -> tp.Any:
+    """Make `solver.restore` (audiocraft's `StandardSolver.restore`: resuming from the experiment's own
+    checkpoints, or from those `continue_from` names) load them within `trusted_checkpoint_loading`; returns
+    the solver."""
+    restore = solver.restore
+
+    @functools.wraps(restore)
+    def trusted_restore(*args: tp.Any, **kwargs: tp.Any) -> tp.Any:
+        with trusted_checkpoint_loading():
+            return restore(*args, **kwargs)
+    solver.restore = trusted_restore
+    return solver
 
 
 def load_training_checkpoint(path: PathLike) -> tp.Dict[str, tp.Any]:
