@@ -54,9 +54,8 @@ def get_solver(cfg: tp.Any, _original: tp.Callable = solver_builders.get_solver)
     experiment's checkpoints with torch >= 2.6 too (`utils.checkpoints.restoring_trusted`), which audiocraft's
     own loading refuses there (they pickle the config and the metric history)."""
     from .utils.checkpoints import restoring_trusted
-    if cfg.solver in SOLVERS:
-        return restoring_trusted(_resolve(SOLVERS[cfg.solver])(cfg))
-    return restoring_trusted(_original(cfg))
+    solver = _resolve(SOLVERS[cfg.solver])(cfg) if cfg.solver in SOLVERS else _original(cfg)
+    return restoring_trusted(solver)
 
 
 def write_audio(out_path: tp.Any, wav: tp.Any, sample_rate: int, flags: tp.List[str],
