@@ -5,7 +5,7 @@ band-split checkpoints. The `bandsplit_audiocraft.pth` file installed with the p
 when the interpreter starts. It imports nothing but `sys` (which the interpreter has already loaded) and
 puts a finder at the front of `sys.meta_path` that lets every import through untouched except
 `audiocraft.models`: that one is found by the other finders as usual, and once it has been executed the
-plugin is imported, which registers it (`bandsplit_audiocraft.registry.register`). `audiocraft.models` is
+plugin's `registry` is imported, which registers it (`bandsplit_audiocraft.registry.register`). `audiocraft.models` is
 the package every audiocraft loader and solver goes through (`CompressionModel.get_pretrained`, `MusicGen`,
 `audiocraft.solvers`), so they all find the plugin; a process that does not import audiocraft does not
 import the plugin either.
@@ -27,7 +27,7 @@ class _RegisteringLoader:
 
     def exec_module(self, module: object) -> None:
         self.loader.exec_module(module)
-        import bandsplit_audiocraft  # noqa: F401  (registers the plugin)
+        import bandsplit_audiocraft.registry  # noqa: F401  (registers the plugin)
 
     def __getattr__(self, name: str) -> object:  # get_source, is_package, resource readers...
         return getattr(self.loader, name)
@@ -54,7 +54,8 @@ _FINDER = RegisteringFinder()
 
 def install() -> None:
     """Put the finder first on `sys.meta_path`, unless `audiocraft.models` is imported already (then the
-    process has no later import to watch) or the finder is there."""
+    process has no later import to watch) or the finder is there. `bandsplit_audiocraft` calls it too, for
+    processes started without the `.pth` file (a source checkout on `sys.path`)."""
     if TRIGGER not in sys.modules and _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
 

@@ -11,7 +11,8 @@ audiocraft's solvers write their audio samples with `audiocraft.data.audio.audio
 `ffmpeg` process. `register()` also lets it write WAV files without ffmpeg (`write_audio`), so that
 audiocraft's generate stages run where ffmpeg is not installed.
 
-`import bandsplit_audiocraft` calls `register()`; calling it again does nothing.
+Importing this module calls `register()` (so does `import bandsplit_audiocraft` once audiocraft's models are
+loaded); calling it again does nothing.
 """
 
 import functools
@@ -81,3 +82,6 @@ def register() -> None:
 
 def is_registered() -> bool:
     return model_builders.get_compression_model is get_compression_model
+
+
+register()

@@ -68,6 +68,23 @@ def test_startup_hook_imports_nothing_heavy(tmp_path):
     assert proc.stdout.strip() == "['bandsplit_audiocraft_hook']"
 
 
+@pytest.mark.parametrize('first', ['plugin', 'audiocraft'])
+def test_plugin_registers_once_audiocraft_loads(tmp_path, first):
+    """In a process started without the `.pth` file: importing the plugin imports neither audiocraft nor torch,
+    and the plugin is registered once both are imported, in either order."""
+    imports = ['import bandsplit_audiocraft', 'import audiocraft.models']
+    proc = python("import sys\nimport bandsplit_audiocraft_hook\nbandsplit_audiocraft_hook.uninstall()\n"
+                  + '\n'.join(imports if first == 'plugin' else imports[::-1]) + "\n"
+                  "print(sorted({m.partition('.')[0] for m in sys.modules} & {'audiocraft', 'torch'}))\n"
+                  "print(audiocraft.models.builders.get_compression_model.__module__)", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "['audiocraft', 'torch']\nbandsplit_audiocraft.registry\n"
+    if first == 'plugin':
+        light = python("import sys\nimport bandsplit_audiocraft\n"
+                       "print(sorted({m.partition('.')[0] for m in sys.modules} & {'audiocraft', 'torch'}))", tmp_path)
+        assert light.stdout == "[]\n", light.stderr
+
+
 def test_audiocraft_finds_the_plugin_without_its_import(tmp_path, tiny_model):
     """A process that only imports audiocraft loads a band-split export."""
     path = export_model(tiny_model, model_config(), tmp_path / 'tiny.th')

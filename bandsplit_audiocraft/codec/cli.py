@@ -18,6 +18,7 @@ import sys
 import typing as tp
 
 from . import bitstream as bs
+from .defaults import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
 EPILOG = """\
 examples:
@@ -75,8 +76,6 @@ _positive_float, _non_negative_float, _positive_int = _number(float), _number(fl
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .streaming import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
-
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=_prog(), formatter_class=formatter, epilog=EPILOG,
@@ -402,7 +401,7 @@ def _format_info(info: dict[str, tp.Any]) -> str:
 
 
 def cmd_info(args: argparse.Namespace, runner: Runner) -> None:
-    from .operations import describe
+    from .container import describe
     jobs: list[tuple[Path, Path]] = []
     for src in args.inputs:
         jobs += plan_jobs(src, None, bs.SUFFIX, _find_streams, f"{bs.SUFFIX} files")

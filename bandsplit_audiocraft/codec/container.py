@@ -11,12 +11,14 @@ A mono file is exactly one stream, so any `bitstream.read_stream` reader decodes
 
 Codes of a whole file are handled as `[C, K_present, F]`, the layout `streaming.encode_long` returns.
 Writing is atomic (temporary file renamed into place) and refuses to replace a file unless `overwrite`.
+`describe` tells what a file holds (the command line's `info`); it needs neither torch nor a model.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
 import os
+from pathlib import Path
 import typing as tp
 
 import numpy as np
@@ -27,6 +29,7 @@ from . import bitstream as bs
 
 if tp.TYPE_CHECKING:
     from ..models.bandsplit import BandSplitCompressionModel
+    from .model_io import Codec
 
 
 def model_header(model: BandSplitCompressionModel, model_id: bytes, *, length: int, channels: int,
@@ -82,4 +85,27 @@ def read_file(source: tp.Union[PathLike, tp.BinaryIO], *, max_codes: int = bs.MA
     return _read_streams(source, max_codes)
 
 
-__all__ = ['file_size', 'model_header', 'read_file', 'write_file']
+def describe(path: PathLike, codec: tp.Optional[Codec] = None) -> dict[str, tp.Any]:
+    """What a `.bsac` file holds, as a JSON-friendly dict (the whole file is checked, and with `codec` that
+    this model decodes it: `model_check`)."""
+    header, _ = read_file(path)
+    size = Path(path).stat().st_size
+    payload = header.channels * header.payload_size
+    info = {
+        'path': str(path), 'model_id': header.model_id.hex(), 'sample_rate': header.sample_rate,
+        'branch_rates': list(header.branch_rates), 'channels': header.channels, 'length': header.length,
+        'duration': header.duration, 'frames': header.num_frames, 'frame_rate': float(header.frame_rate),
+        'cardinality': header.cardinality, 'bits_per_code': header.bits,
+        'codebooks_per_branch': list(header.codebooks_per_branch),
+        'present_per_branch': list(header.present_per_branch), 'present_codebooks': header.present_codebooks,
+        'nominal_bitrate': header.channels * header.nominal_bitrate,
+        'payload_bitrate': payload * 8 / header.duration, 'file_bitrate': size * 8 / header.duration,
+        'size': size, 'header_size': header.header_size, 'payload_size': payload, 'metadata': header.metadata,
+    }
+    if codec is not None:
+        codec.check_stream(header)
+        info['model_check'] = f"matches {codec.checkpoint}"
+    return info
+
+
+__all__ = ['describe', 'file_size', 'model_header', 'read_file', 'write_file']

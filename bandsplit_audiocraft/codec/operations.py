@@ -1,4 +1,4 @@
-"""What the command line does to one file: compress, decompress, tokenize, describe.
+"""What the command line does to one file: compress, decompress, tokenize (`container.describe` describes one).
 
 Every operation streams: audio is read window by window (`audio_stream.open_source`), coded or decoded in
 chunks (`streaming`), and written atomically, so a file of any duration codes in bounded memory. Multichannel
@@ -183,28 +183,5 @@ def tokenize_file(codec: Codec, src: PathLike, dst: PathLike, *, num_codebooks: 
             'frame_rate': model.frame_rate, 'model_id': codec.model_id.hex()}
 
 
-def describe(path: PathLike, codec: tp.Optional[Codec] = None) -> dict[str, tp.Any]:
-    """What a `.bsac` file holds, as a JSON-friendly dict (the whole file is checked, and with `codec` that
-    this model decodes it: `model_check`)."""
-    header, _ = container.read_file(path)
-    size = Path(path).stat().st_size
-    payload = header.channels * header.payload_size
-    info = {
-        'path': str(path), 'model_id': header.model_id.hex(), 'sample_rate': header.sample_rate,
-        'branch_rates': list(header.branch_rates), 'channels': header.channels, 'length': header.length,
-        'duration': header.duration, 'frames': header.num_frames, 'frame_rate': float(header.frame_rate),
-        'cardinality': header.cardinality, 'bits_per_code': header.bits,
-        'codebooks_per_branch': list(header.codebooks_per_branch),
-        'present_per_branch': list(header.present_per_branch), 'present_codebooks': header.present_codebooks,
-        'nominal_bitrate': header.channels * header.nominal_bitrate,
-        'payload_bitrate': payload * 8 / header.duration, 'file_bitrate': size * 8 / header.duration,
-        'size': size, 'header_size': header.header_size, 'payload_size': payload, 'metadata': header.metadata,
-    }
-    if codec is not None:
-        codec.check_stream(header)
-        info['model_check'] = f"matches {codec.checkpoint}"
-    return info
-
-
 __all__ = ['ChunkOptions', 'Compressed', 'Decompressed', 'compress_file', 'decode_codes', 'decompress_file',
-           'describe', 'encode_audio', 'save_npy', 'tokenize_file']
+           'encode_audio', 'save_npy', 'tokenize_file']

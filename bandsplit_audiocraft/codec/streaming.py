@@ -50,13 +50,10 @@ import typing as tp
 import torch
 
 from .audio_stream import TensorSource, WaveformSource
+from .defaults import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
 if tp.TYPE_CHECKING:
     from ..models.bandsplit import BandSplitCompressionModel
-
-DEFAULT_CHUNK_SECONDS = 10.0
-DEFAULT_CONTEXT_SECONDS = 1.0
-DEFAULT_BATCH_SIZE = 4
 
 ProgressCallback = tp.Callable[[int], None]
 

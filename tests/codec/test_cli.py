@@ -1,8 +1,9 @@
-"""The codec's command line, run in-process with `cli.main` on a tiny exported checkpoint (plus one subprocess
-for `--help`): round trips against the model's own API, sizes and bitrates, the low band alone, input formats,
-errors, folders, overwriting and tokenization."""
+"""The codec's command line, run in-process with `cli.main` on a tiny exported checkpoint (plus subprocesses for
+`--help` and for what `--help` and `info` import): round trips against the model's own API, sizes and bitrates,
+the low band alone, input formats, errors, folders, overwriting and tokenization."""
 import json
 from pathlib import Path
+import subprocess
 import sys
 
 import numpy as np
@@ -307,6 +308,17 @@ def test_info(short_bsac, tiny_checkpoint, codec, capsys):
     assert first['present_per_branch'] == [4, 4] and first['channels'] == 1 and first['frames'] == 100
     assert first['size'] == short_bsac.stat().st_size and first['nominal_bitrate'] == 4000
     assert first['model_check'].startswith("matches") and second['model_id'] == first['model_id']
+
+
+def test_help_and_info_import_neither_torch_nor_audiocraft(short_bsac, codec, tmp_path):
+    """What lets them start at once (BENCHMARKS.md times them from a cold process)."""
+    code = ("import sys\nfrom bandsplit_audiocraft.codec.cli import main\n"
+            f"assert main(['--help']) == 0 and main(['info', {str(short_bsac)!r}]) == 0\n"
+            "print(sorted({m.partition('.')[0] for m in sys.modules} & {'torch', 'audiocraft', 'julius'}))")
+    proc = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert 'usage:' in proc.stdout and codec.model_id.hex() in proc.stdout
+    assert proc.stdout.splitlines()[-1] == '[]'
 
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / 'bandsplit-codec'
