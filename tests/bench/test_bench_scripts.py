@@ -103,3 +103,14 @@ def test_profile_components_quick(tmp_path):
     s = result['structural']
     assert s['encode'] == pytest.approx(t['encoder_16k'] + t['decoder_16k'] + t['encoder_32k'])
     assert s['ratio_encode_plus_decode'] == pytest.approx((s['encode'] + s['decode']) / s['single_branch_32k'])
+
+
+def test_startup_quick(tmp_path):
+    result = run_script('startup.py', tmp_path / 'startup.json')
+    assert set(result['commands']) == {'help', 'info', 'compress', 'decompress'}
+    for figures in result['commands'].values():
+        assert len(figures['runs']) == 1 and figures['median_s'] == figures['runs'][0] > 0
+    for name, target in result['targets'].items():
+        command, limit = name.split(' < ')
+        assert target['median_s'] == result['commands'][command]['median_s']
+        assert target['met'] == (target['median_s'] < float(limit.removesuffix(' s')))
