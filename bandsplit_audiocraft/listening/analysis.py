@@ -64,14 +64,15 @@ def _condition_key(name: str) -> tuple[int, float, str]:
 
 
 def collect(results: Sequence[dict[str, tp.Any]]) -> dict[int, dict[str, dict[tuple[str, str], float]]]:
-    """Ratings `rate -> condition -> {(listener, trial id): rating}`, conditions in report order."""
+    """Ratings `rate -> condition -> {(listener, trial id): rating}`, conditions in report order and ratings sorted
+    by (listener, trial id), so that the bootstrap intervals do not depend on the order trials were presented in."""
     table: dict[int, dict[str, dict[tuple[str, str], float]]] = {}
     for result in results:
         for trial in result['trials']:
             for name, value in trial['ratings'].items():
                 key = (result['listener'], trial['id'])
                 table.setdefault(trial['sample_rate'], {}).setdefault(name, {})[key] = float(value)
-    return {rate: {name: table[rate][name] for name in sorted(table[rate], key=_condition_key)}
+    return {rate: {name: dict(sorted(table[rate][name].items())) for name in sorted(table[rate], key=_condition_key)}
             for rate in sorted(table, reverse=True)}
 
 

@@ -161,7 +161,8 @@ def test_mushra_page_from_ratings_to_analysis(browser, pages_dir, tmp_path):
     for rate, point in analysis['operating_points'].items():
         trials = [t for t in catalogue['trials'] if t['sample_rate'] == int(rate)]
         for name, entry in point['conditions'].items():
-            entered = [rating(listener, trial_index[t['id']], name) for listener in ('L1', 'L2') for t in trials]
+            entered = [rating(listener, trial_index[t['id']], name)  # in (listener, trial id) order
+                       for listener in ('L1', 'L2') for t in sorted(trials, key=lambda t: t['id'])]
             assert entry['n'] == len(entered)
             assert entry['mean'] == pytest.approx(sum(entered) / len(entered))
             assert (entry['ci_low'], entry['ci_high']) == pytest.approx(
