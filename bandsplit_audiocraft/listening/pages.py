@@ -68,7 +68,7 @@ def make_pages(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLike
     Args:
         checkpoints, data, names, metrics, segment, segment_mode, max_clips, device: As for
             `report.make_report`.
-        out: Output folder, created if needed; files of an earlier run are replaced.
+        out: Output folder, created if needed; the files of an earlier run of this command are replaced.
         loudness: Target loudness of every stimulus, LUFS.
         rates: Operating points with MUSHRA trials (default: every rate of a model output).
         spectrograms: Draw a spectrogram of every stimulus.
@@ -91,8 +91,9 @@ def make_pages(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLike
                                   max_clips=max_clips)
     runs = [ModelRun(name, checkpoint, model, metric_names, analyses=False)
             for name, checkpoint, model in zip(display_names, checkpoints, models)]
-    for folder in ('audio', 'spectrograms'):
-        shutil.rmtree(out / folder, ignore_errors=True)
+    if (out / 'pages.json').is_file():  # an earlier run of this command: its stimuli go
+        for folder in ('audio', 'spectrograms'):
+            shutil.rmtree(out / folder, ignore_errors=True)
     clips = []
     used: set[str] = set()
     for index, clip in enumerate(tqdm(dataset.clips, desc='stimuli', unit='clip', disable=not progress,

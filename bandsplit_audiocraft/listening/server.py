@@ -30,6 +30,9 @@ class CollectingHandler(SimpleHTTPRequestHandler):
 
     results_dir: Path = Path('.')
 
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
+        logger.info("%s %s", self.address_string(), format % args)
+
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         if self.path.split('?')[0].rstrip('/').split('/')[-1] != 'results':
             self.send_error(HTTPStatus.NOT_FOUND, "POST results to /results")

@@ -1,7 +1,8 @@
 """The generated pages in headless Chromium: every audio element loads and plays, the MUSHRA page switches,
-seeks and loops, three listeners rate every trial, save their results, and the analysis finds their ratings."""
+seeks and loops, three listeners rate every trial (one through the collecting server), save their results, and
+the analysis finds their ratings."""
 import json
-from pathlib import Path
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from bandsplit_audiocraft.listening.__main__ import main
 from bandsplit_audiocraft.listening.analysis import analyse
 from bandsplit_audiocraft.listening.order import presentation_order
 from bandsplit_audiocraft.listening.results import read_results
+from bandsplit_audiocraft.listening.server import make_server
 from tests.listening.browser import Browser, find_browser
 
 RESAMPLES = 999
@@ -118,8 +120,8 @@ def check_playback(browser: Browser, conditions: list[str]) -> None:
     assert browser.run(CURRENT)['paused']
 
 
-def take_test(browser: Browser, pages_dir: Path, listener: str, catalogue: dict, playback: bool) -> dict:
-    browser.get((pages_dir / 'mushra.html').as_uri())
+def take_test(browser: Browser, url: str, listener: str, catalogue: dict, playback: bool) -> dict:
+    browser.get(url)
     browser.type('#listener', listener)
     browser.click('#start')
     order = browser.run("return window.mushra.state.order.map(e => [e.trial.id, e.conditions]);")
@@ -136,6 +138,8 @@ def take_test(browser: Browser, pages_dir: Path, listener: str, catalogue: dict,
         browser.click('#next')
     assert browser.run("return !document.getElementById('done').hidden;")
     browser.click('#save')
+    if url.startswith('http'):
+        browser.wait("return document.getElementById('status').textContent.includes('Sent');", 30)
     path = browser.downloads / f"mushra_{catalogue['test']}_{listener}.json"
     deadline = time.monotonic() + 30
     while not path.is_file() and time.monotonic() < deadline:
@@ -145,9 +149,26 @@ def take_test(browser: Browser, pages_dir: Path, listener: str, catalogue: dict,
     return json.loads(path.read_text())
 
 
-def test_mushra_page_from_ratings_to_analysis(browser, pages_dir, tmp_path):
+@pytest.fixture
+def server(pages_dir, tmp_path):
+    """The collecting server on the pages, in a thread."""
+    instance = make_server(pages_dir, tmp_path / 'collected', port=0)
+    thread = threading.Thread(target=instance.serve_forever, daemon=True)
+    thread.start()
+    yield instance
+    instance.shutdown()
+    instance.server_close()
+
+
+def test_mushra_page_from_ratings_to_analysis(browser, pages_dir, server, tmp_path):
+    """L1 and L3 open the page from disk; L2 from the collecting server, which stores what L2's page sends."""
     catalogue = json.loads((pages_dir / 'pages.json').read_text())
-    saved = {name: take_test(browser, pages_dir, name, catalogue, playback=name == 'L1') for name in ('L1', 'L2', 'L3')}
+    host, port = server.server_address[:2]
+    urls = {'L1': (pages_dir / 'mushra.html').as_uri(), 'L2': f'http://{host}:{port}/mushra.html',
+            'L3': (pages_dir / 'mushra.html').as_uri()}
+    saved = {name: take_test(browser, url, name, catalogue, playback=name == 'L1') for name, url in urls.items()}
+    collected = list((tmp_path / 'collected').glob('*.json'))
+    assert len(collected) == 1 and json.loads(collected[0].read_text()) == saved['L2']
     trial_index = {trial['id']: index for index, trial in enumerate(catalogue['trials'])}
     for listener, result in saved.items():
         assert result['listener'] == listener and result['test'] == catalogue['test']
