@@ -90,8 +90,11 @@ class Browser:
             raise
         self.session = f"/session/{answer['sessionId']}"
         self._request('POST', f'{self.session}/timeouts', {'script': int(timeout * 1000)})
-        self._request('POST', f'{self.session}/goog/cdp/execute', {
-            'cmd': 'Browser.setDownloadBehavior', 'params': {'behavior': 'allow', 'downloadPath': str(downloads)}})
+        try:  # the preference above is enough for recent headless Chromium; older ones need this command
+            self._request('POST', f'{self.session}/goog/cdp/execute', {
+                'cmd': 'Browser.setDownloadBehavior', 'params': {'behavior': 'allow', 'downloadPath': str(downloads)}})
+        except WebDriverError:
+            pass
 
     def _request(self, method: str, path: str, body: tp.Any = None) -> tp.Any:
         data = None if body is None else json.dumps(body).encode()

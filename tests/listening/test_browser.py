@@ -15,6 +15,8 @@ from bandsplit_audiocraft.listening.results import read_results
 from bandsplit_audiocraft.listening.server import make_server
 from tests.listening.browser import Browser, find_browser
 
+pytestmark = pytest.mark.slow
+
 RESAMPLES = 999
 
 AUDIO_READY = """
@@ -106,7 +108,7 @@ def check_playback(browser: Browser, conditions: list[str]) -> None:
     assert browser.run(f"return window.mushra.players()['{first}'].paused;")
     browser.run("const p = document.getElementById('position'); p.value = 0.6; "
                 "p.dispatchEvent(new Event('input', {bubbles: true}));")
-    assert browser.run(CURRENT)['time'] == pytest.approx(0.6, abs=0.1)
+    assert browser.run(CURRENT)['time'] == pytest.approx(0.6, abs=0.25)
     browser.run("document.getElementById('loop-start').value = 0.1; document.getElementById('loop-end').value = 0.4;")
     browser.click(f'button.play[data-key="{third}"]')
     times = []
@@ -115,7 +117,9 @@ def check_playback(browser: Browser, conditions: list[str]) -> None:
         current = browser.run(CURRENT)
         assert current['key'] == third and not current['paused']
         times.append(current['time'])
-    assert max(times) < 0.8 and min(times) >= 0.1 - 1e-6
+    # The 0.3 s region loops several times in 1.5 s (the whole 1 s clip would loop at most once).
+    assert max(times) < 0.9 and min(times) >= 0.1 - 1e-6
+    assert sum(1 for before, after in zip(times, times[1:]) if after < before) >= 2, times
     browser.click('#stop')
     assert browser.run(CURRENT)['paused']
 
