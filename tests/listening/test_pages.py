@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from bandsplit_audiocraft.data.audio_io import read_audio
+from bandsplit_audiocraft.listening.__main__ import main
 from bandsplit_audiocraft.listening.anchors import lowpass, make_anchors
 from bandsplit_audiocraft.listening.loudness import integrated_loudness, match_loudness
 from bandsplit_audiocraft.listening.order import mulberry32, presentation_order, shuffle
 from bandsplit_audiocraft.listening.pages import check_names
+from bandsplit_audiocraft.listening.trials import build_trials
 from tests.helpers import make_signal
 from tests.listening.conftest import MODELS
 
@@ -159,3 +161,19 @@ def test_model_names_cannot_be_conditions():
     for name in ('reference', 'anchor_7kHz'):
         with pytest.raises(ValueError, match='cannot be named'):
             check_names([name])
+
+
+def test_trials_at_chosen_rates(pages_dir):
+    clips = catalogue(pages_dir)['clips']
+    low = build_trials(clips, rates=[16000])
+    assert [t['sample_rate'] for t in low] == [16000] * len(clips)
+    assert all('single' not in {c['name'] for c in t['conditions']} for t in low)
+    with pytest.raises(ValueError, match='No MUSHRA trial'):
+        build_trials(clips, rates=[48000])
+
+
+def test_pages_command_refuses_reserved_names(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(['pages', '--checkpoint', str(tmp_path / 'a.th'), '--name', 'reference', '--data', str(tmp_path),
+              '--out', str(tmp_path / 'out')])
+    assert exit_info.value.code == 2 and not (tmp_path / 'out').exists()
