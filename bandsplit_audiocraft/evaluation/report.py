@@ -87,6 +87,21 @@ def paired_against(sections: dict, baseline: str, metrics: Sequence[str], resamp
     return {'baseline': baseline, 'differences': differences}
 
 
+def load_inputs(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLike | EvaluationSet, device: str, *,
+                segment: float | None = None, segment_mode: str = 'split',
+                max_clips: int | None = None) -> tuple[list[torch.nn.Module], EvaluationSet]:
+    """The models (`scoring.load_model`, after seeding torch with 0) and the clips of `data`, loaded at the highest
+    model rate, with the models' channel count when they share one (`dataset.load_evaluation_set`)."""
+    torch.manual_seed(0)
+    models = [load_model(checkpoint, device) for checkpoint in checkpoints]
+    channel_counts = {int(model.channels) for model in models}
+    dataset = data if isinstance(data, EvaluationSet) else load_evaluation_set(
+        data, max(int(model.sample_rate) for model in models),
+        channels=channel_counts.pop() if len(channel_counts) == 1 else None, segment=segment,
+        segment_mode=segment_mode, max_clips=max_clips)
+    return models, dataset
+
+
 def equivalent_command(checkpoints: Sequence[tp.Any], names: Sequence[str], data: tp.Any, out: Path,
                        metrics: Sequence[str], dataset: EvaluationSet, device: str, figure_clip: int,
                        baseline: str | None) -> str:
@@ -141,13 +156,8 @@ def make_report(checkpoints: Sequence[PathLike | torch.nn.Module], data: PathLik
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"The report folder {str(out)!r} exists and is not a folder.")
-    torch.manual_seed(0)
-    models = [load_model(checkpoint, device) for checkpoint in checkpoints]
-    channel_counts = {int(model.channels) for model in models}
-    dataset = data if isinstance(data, EvaluationSet) else load_evaluation_set(
-        data, max(int(model.sample_rate) for model in models),
-        channels=channel_counts.pop() if len(channel_counts) == 1 else None, segment=segment,
-        segment_mode=segment_mode, max_clips=max_clips)
+    models, dataset = load_inputs(checkpoints, data, device, segment=segment, segment_mode=segment_mode,
+                                  max_clips=max_clips)
     if not 0 <= figure_clip < len(dataset):
         raise ValueError(f"--figure-clip {figure_clip} is out of range: the dataset has {len(dataset)} clip(s).")
     runs = [ModelRun(name, checkpoint, model, metric_names)

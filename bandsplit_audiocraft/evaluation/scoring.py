@@ -79,13 +79,14 @@ def model_info(name: str, checkpoint: tp.Any, model: torch.nn.Module) -> dict:
 class ModelRun:
     """Scores of one model on every clip, accumulated clip by clip (`score`), then summarised (`section`)."""
 
-    def __init__(self, name: str, checkpoint: tp.Any, model: torch.nn.Module, metrics: Sequence[str]):
+    def __init__(self, name: str, checkpoint: tp.Any, model: torch.nn.Module, metrics: Sequence[str],
+                 analyses: bool = True):
         self.name, self.model, self.metrics = name, model, list(metrics)
         self.info = model_info(name, checkpoint, model)
         self.band_split = is_band_split(model)
         self.points = operating_points(model)
         self.point_values: dict[str, dict] = {str(p['sample_rate']): {} for p in self.points}
-        self.analyses = [analysis(model) for analysis in ANALYSES if analysis.applies(model)]
+        self.analyses = [analysis(model) for analysis in ANALYSES if analyses and analysis.applies(model)]
         self.figure: Path | None = None
 
     def prepare(self, wav: torch.Tensor, sample_rate: int, device: str) -> torch.Tensor:
@@ -97,8 +98,12 @@ class ModelRun:
         return x[None].to(device)
 
     @torch.no_grad()
-    def score(self, x: torch.Tensor, figure_path: Path | None = None, clip_name: str = '') -> None:
-        """Score the model on one clip `x` `[1, C, T]` and store the values (and draw the figure if asked)."""
+    def score(self, x: torch.Tensor, figure_path: Path | None = None, clip_name: str = '') -> dict[int, torch.Tensor]:
+        """Score the model on one clip `x` `[1, C, T]` and store the values (and draw the figure if asked).
+
+        Returns:
+            dict: The model's output at each operating point, `sample_rate -> [1, C, T_rate]` (what was scored).
+        """
         result = self.model(x)
         if self.band_split:
             estimates = list(result.branch_recons[:-1]) + [result.x]
@@ -112,6 +117,7 @@ class ModelRun:
             analysis.add(x, result)
         if figure_path is not None:
             self.figure = self._plot(x, result, figure_path, f"{self.name}: {clip_name}" if clip_name else self.name)
+        return {int(point['sample_rate']): est for point, est in zip(self.points, estimates)}
 
     def _plot(self, x: torch.Tensor, result: tp.Any, path: Path, title: str) -> Path:
         rate = int(self.model.sample_rate)
