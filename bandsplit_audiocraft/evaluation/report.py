@@ -211,6 +211,25 @@ def _versions() -> dict[str, str]:
     return {'torch': torch.__version__, 'audiocraft': audiocraft.__version__, 'python': sys.version.split()[0]}
 
 
+def add_input_arguments(parser: argparse.ArgumentParser, output: str) -> None:
+    """The options naming the models, clips and output folder (`output`: what the folder holds) shared by the
+    commands built on `load_inputs`: --checkpoint, --name, --data, --out, --metrics, --segment, --segment-mode,
+    --max-clips, --device."""
+    parser.add_argument('--checkpoint', action='append', required=True, metavar='PATH',
+                        help="exported checkpoint (.th); repeat to compare models side by side")
+    parser.add_argument('--name', action='append', metavar='NAME', help="display name, one per --checkpoint")
+    parser.add_argument('--data', required=True, metavar='PATH',
+                        help="manifest (data.jsonl or .jsonl.gz), folder holding one, or folder of audio files")
+    parser.add_argument('--out', required=True, metavar='FOLDER', help=f"{output} folder")
+    parser.add_argument('--metrics', metavar='LIST', help=f"comma-separated metrics among {','.join(METRICS)} "
+                                                          f"(default: {','.join(DEFAULT_METRICS)})")
+    parser.add_argument('--segment', type=float, metavar='SECONDS', help="cut files into segments of this length")
+    parser.add_argument('--segment-mode', choices=SEGMENT_MODES, default='split',
+                        help="split: every whole segment; crop: the first segment of each file (default: split)")
+    parser.add_argument('--max-clips', type=int, metavar='N', help="use at most N clips")
+    parser.add_argument('--device', default='cpu', help="torch device (default: cpu)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Score audio codecs (exported checkpoints) on a dataset: objective metrics at every "
@@ -218,20 +237,8 @@ def _parser() -> argparse.ArgumentParser:
                                "band token editing and spectrograms. Writes report.md, report.json and figures.",
         epilog=f"Example: {PROG} --checkpoint bandsplit.th --checkpoint encodec.th --data outputs/corpus/evaluate "
                f"--out reports/eval --segment 2")
-    parser.add_argument('--checkpoint', action='append', required=True, metavar='PATH',
-                        help="exported checkpoint (.th); repeat to compare models side by side")
-    parser.add_argument('--name', action='append', metavar='NAME', help="display name, one per --checkpoint")
-    parser.add_argument('--data', required=True, metavar='PATH',
-                        help="manifest (data.jsonl or .jsonl.gz), folder holding one, or folder of audio files")
-    parser.add_argument('--out', required=True, metavar='FOLDER', help="report folder")
-    parser.add_argument('--metrics', metavar='LIST', help=f"comma-separated metrics among {','.join(METRICS)} "
-                                                          f"(default: {','.join(DEFAULT_METRICS)})")
+    add_input_arguments(parser, 'report')
     parser.add_argument('--speech', action='store_true', help="add the speech metrics PESQ and STOI")
-    parser.add_argument('--segment', type=float, metavar='SECONDS', help="cut files into segments of this length")
-    parser.add_argument('--segment-mode', choices=SEGMENT_MODES, default='split',
-                        help="split: every whole segment; crop: the first segment of each file (default: split)")
-    parser.add_argument('--max-clips', type=int, metavar='N', help="score at most N clips")
-    parser.add_argument('--device', default='cpu', help="torch device (default: cpu)")
     parser.add_argument('--figure-clip', type=int, default=0, metavar='I', help="clip drawn in the spectrograms")
     parser.add_argument('--bootstrap-resamples', type=int, default=9999, metavar='N',
                         help="bootstrap resamples of the confidence intervals (default: 9999)")

@@ -14,8 +14,7 @@ import logging
 import shlex
 import sys
 
-from ..evaluation.dataset import SEGMENT_MODES
-from ..evaluation.metrics import DEFAULT_METRICS, METRICS
+from ..evaluation.report import add_input_arguments
 from .analysis import MAX_FRACTION, REFERENCE_THRESHOLD, analyse, write_analysis
 from .loudness import DEFAULT_TARGET_LUFS
 
@@ -30,19 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         'pages', help="write the demo page and the MUSHRA page (one static folder that opens from disk)",
         epilog=f"Example: {PROG} pages --checkpoint bandsplit.th --checkpoint dac.th --data outputs/corpus/evaluate "
                f"--out listening --segment 5 --max-clips 8")
-    pages.add_argument('--checkpoint', action='append', required=True, metavar='PATH',
-                       help="exported checkpoint (.th); repeat for every model")
-    pages.add_argument('--name', action='append', metavar='NAME', help="display name, one per --checkpoint")
-    pages.add_argument('--data', required=True, metavar='PATH',
-                       help="manifest (data.jsonl or .jsonl.gz), folder holding one, or folder of audio files")
-    pages.add_argument('--out', required=True, metavar='FOLDER', help="pages folder")
-    pages.add_argument('--metrics', metavar='LIST', help=f"comma-separated metrics shown on the demo page, among "
-                                                         f"{','.join(METRICS)} (default: {','.join(DEFAULT_METRICS)})")
-    pages.add_argument('--segment', type=float, metavar='SECONDS', help="cut files into segments of this length")
-    pages.add_argument('--segment-mode', choices=SEGMENT_MODES, default='split',
-                       help="split: every whole segment; crop: the first segment of each file (default: split)")
-    pages.add_argument('--max-clips', type=int, metavar='N', help="use at most N clips")
-    pages.add_argument('--device', default='cpu', help="torch device (default: cpu)")
+    add_input_arguments(pages, 'pages')
     pages.add_argument('--loudness', type=float, default=DEFAULT_TARGET_LUFS, metavar='LUFS',
                        help=f"loudness of every stimulus (default: {DEFAULT_TARGET_LUFS:g} LUFS)")
     pages.add_argument('--rate', type=int, action='append', metavar='HZ',
