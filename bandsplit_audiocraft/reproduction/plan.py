@@ -63,11 +63,10 @@ trained when named in `--models`."""
 
 # ---- budgets ---------------------------------------------------------------------------------------------------
 
-CPU_BUDGET = ['cascade.branch_phase=4', 'cascade.joint_phase=4']
-# The CPU default: 4 epochs of the tiny recipe's 100 updates per phase, 1200 updates for every model (batch 8 of
-# 0.5 s; batch 4 of 0.25 s under the DAC recipe). Sized from the per-update costs of bench/training_cost.py so that
-# the default models train and are scored within 2.5 hours on 2 cores; the whole run's time is an estimate until
-# a run of this command records it.
+CPU_BUDGET = ['cascade.branch_phase=3', 'cascade.joint_phase=3']
+# The CPU default: 3 epochs of the tiny recipe's 100 updates per phase, 900 updates for every model (batch 8 of
+# 0.5 s; batch 4 of 0.25 s under the DAC recipe), so that the default models train and are scored within 2.5 hours
+# on 2 cores; REPRODUCTION.md records the time a run of this command took.
 GPU_BUDGET = ['cascade.unit=updates', 'cascade.branch_phase=70', 'cascade.joint_phase=60',
               'optim.updates_per_epoch=100', 'dataset.batch_size=8', 'dataset.train.num_samples=800',
               'dataset.valid.num_samples=16', 'dataset.evaluate.num_samples=8', 'dataset.generate.num_samples=4',
