@@ -7,6 +7,7 @@ number of updates, scored on the same held-out clips, each claim tested clip by 
     python -m bandsplit_audiocraft.reproduce --device cuda           # GPU: full-size models, all at once
     python -m bandsplit_audiocraft.reproduce --plan [--device cuda]  # print what would run, run nothing
     python -m bandsplit_audiocraft.reproduce --reduced --folder DIR  # minimal budget and set (tests)
+    python -m bandsplit_audiocraft.reproduce --reduced --size full --folder DIR  # the GPU run's models, on CPU
 
 1. **Data** (`data.music.prepare_set`): the Debian package `wesnoth-1.16-music` (recorded orchestral music;
    `--deb` reuses a downloaded `.deb`, `--folder` takes any folder of recordings instead), whole tracks assigned to
@@ -18,8 +19,9 @@ number of updates, scored on the same held-out clips, each claim tested clip by 
    (band-split codec with DAC branches, DAC at 32 kHz) under DAC's recipe. Every model trains for as many updates as
    the band-split cascade (`baselines.matched_budget`); the DAC recipe's runs take the other recipe's epoch length
    and phase lengths, so their cascade has the same length too. The budget is a list of dora overrides
-   (`plan.CPU_BUDGET`, `plan.GPU_BUDGET`, `plan.REDUCED_BUDGET`, or the ones given on the command line, which apply
-   to every model).
+   (`plan.CPU_BUDGET` for the tiny models, `plan.GPU_BUDGET` for the full-size ones, `plan.REDUCED_BUDGET` on top
+   in reduced mode, and the ones given on the command line, which apply to every model). `--size` picks the tiny
+   or the full-size models on either device (by default tiny on cpu, full on cuda).
 3. **Training** (`reproduction.runs.train_all`): `dora run` for each model, `--jobs` at a time with
    `num_threads = cores // jobs` each; a killed run resumes from its last checkpoint when the command is run again,
    and finished models are kept. Each model's training time is the sum of its epochs' train stages in its history.
@@ -31,7 +33,8 @@ number of updates, scored on the same held-out clips, each claim tested clip by 
    number of clips and a verdict: held, not held, or inconclusive when the interval contains 0.
 6. **Outputs**: a JSON file (`--json`, default `<work>/reproduction.json`) and a Markdown document (`--markdown`,
    default `<work>/REPRODUCTION.md`, `reproduction.document.render_markdown`); a `--device cuda` run writes them,
-   its logs, models and reports under `<work>/cuda` (the data set and the experiments stay shared). `--render-from`
+   its logs, models and reports under `<work>/cuda`, a run of another device and size under `<work>/<device>_<size>`
+   (the data set and the experiments stay shared). `--render-from`
    rewrites the Markdown of an earlier run's JSON, and `--gpu-result` adds a GPU run's rows to it.
 """
 
@@ -50,12 +53,13 @@ from .reproduction.claims import CLAIM_GROUPS, CLAIMS, assemble_claims
 from .reproduction.document import number, render_markdown
 from .reproduction.plan import (
     BOOTSTRAP_RESAMPLES,
+    BUDGETS,
     CLAIM_METRICS,
     CLIP_SECONDS,
     CLIPS_PER_TRACK,
-    CPU_BUDGET,
     DEFAULT_MODELS,
-    GPU_BUDGET,
+    DEFAULT_SIZE,
+    DEVICES,
     MODELS,
     PROG,
     REDUCED_BUDGET,
@@ -64,6 +68,7 @@ from .reproduction.plan import (
     SOLVERS,
     ReproductionError,
     Run,
+    deduplicated,
     make_plan,
 )
 from .reproduction.runs import merge_reports, score_all, train_all
@@ -74,8 +79,11 @@ from .utils.dora import REPO, DoraRunError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--device', choices=sorted(SOLVERS), default='cpu',
+    parser.add_argument('--device', choices=DEVICES, default='cpu',
                         help="cpu: tiny models (default); cuda: full-size models, all trained at once on one GPU")
+    parser.add_argument('--size', choices=sorted(SOLVERS), help="the models' size and budget: tiny (CPU-sized, "
+                        "the default on cpu) or full (the default on cuda); with --reduced, --size full runs the GPU "
+                        "run's models and budget for a few updates on any device")
     parser.add_argument('--models', default=','.join(DEFAULT_MODELS),
                         help=f"comma-separated models among {', '.join(MODELS)} (default: all but dac_16k_dac_recipe)")
     parser.add_argument('--jobs', type=int, help="models trained (and scored) at a time (default: 2 on cpu, "
@@ -121,6 +129,7 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose among {', '.join(MODELS)}")
     if len(set(args.models)) != len(args.models):
         parser.error(f"--models names a model twice: {', '.join(args.models)}")
+    args.size = args.size or DEFAULT_SIZE[args.device]
     if args.jobs is None:
         args.jobs = len(args.models) if args.device == 'cuda' else 2
     if args.jobs < 1:
@@ -161,15 +170,14 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def _budget_overrides(args: argparse.Namespace) -> list[str]:
-    """The mode's budget with the command line's overrides on top (a key given there replaces the mode's)."""
-    base = REDUCED_BUDGET if args.reduced else GPU_BUDGET if args.device == 'cuda' else CPU_BUDGET
-    given = {override.split('=', 1)[0] for override in args.overrides}
-    return [o for o in base if o.split('=', 1)[0] not in given] + list(args.overrides)
+    """The size's budget, the reduced mode's on top of it, then the command line's overrides (a key given later
+    replaces the earlier one)."""
+    return deduplicated([*BUDGETS[args.size], *(REDUCED_BUDGET if args.reduced else []), *args.overrides])
 
 
 def _print_plan(runs: Sequence[Run], args: argparse.Namespace, dataset_root: Path, threads: int) -> None:
-    print(f"{PROG}: {len(runs)} model(s) on {args.device}, {args.jobs} at a time with {threads} thread(s) each; "
-          f"data set {dataset_root}")
+    print(f"{PROG}: {len(runs)} {args.size} model(s) on {args.device}, {args.jobs} at a time with {threads} "
+          f"thread(s) each; data set {dataset_root}")
     print(f"{'model':20s} {'parameters':>12s} {'kbps':>5s} {'updates':>8s}  batch x segment")
     for run in runs:
         r = run.row
@@ -213,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
     work = args.work.resolve()
-    results = work / 'cuda' if args.device == 'cuda' else work  # a GPU run keeps its models and reports apart
+    # Each device and size keeps its models and reports apart; the default ones keep their places.
+    results = {('cpu', 'tiny'): work, ('cuda', 'full'): work / 'cuda'}.get((args.device, args.size),
+                                                                          work / f'{args.device}_{args.size}')
     json_path = args.json or results / 'reproduction.json'
     markdown_path = args.markdown or results / 'REPRODUCTION.md'
     gpu = None
@@ -238,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shared = ['dset=folder', f'dataset_root={dataset_root}', *budget]
     try:
         if args.plan:
-            _print_plan(make_plan(args.models, shared, args.device), args, dataset_root, threads)
+            _print_plan(make_plan(args.models, shared, args.size), args, dataset_root, threads)
             return 0
         work.mkdir(parents=True, exist_ok=True)
         data = prepare_set(work, folder=folder, package=args.debian_package, deb=args.deb,
@@ -248,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                       for split, entry in data['splits'].items()), flush=True)
         if args.prepare_only:
             return 0
-        runs = make_plan(args.models, shared, args.device)
+        runs = make_plan(args.models, shared, args.size)
         launch = [f'num_threads={threads}', f'device={args.device}']
         env = {'PYTORCH_CUDA_ALLOC_CONF': 'expandable_segments:True'} if args.device == 'cuda' else None
         train_all(runs, work / 'dora', results / 'logs', args.jobs, launch, env)
@@ -273,11 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows, not_tested = assemble_claims(report, CLAIMS, args.bootstrap_resamples)
     result = {
         'command': command, 'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
-        'device': args.device, 'reduced': args.reduced, 'machine': described_machine, 'data': data,
-        'budget': {'overrides': budget, 'solvers': SOLVERS[args.device], 'jobs': args.jobs,
+        'device': args.device, 'size': args.size, 'reduced': args.reduced, 'machine': described_machine, 'data': data,
+        'budget': {'overrides': budget, 'solvers': SOLVERS[args.size], 'jobs': args.jobs,
                    'threads_per_job': threads, 'launch': launch},
         'models': {run.name: {'what': run.model.what, 'recipe': run.model.recipe,
-                              'solver': SOLVERS[args.device][run.model.recipe], 'overrides': run.overrides,
+                              'solver': SOLVERS[args.size][run.model.recipe], 'overrides': run.overrides,
                               'parameters': report['models'][run.name]['info']['parameters'],
                               'kbps': report['models'][run.name]['info']['bandwidth_kbps'],
                               'sample_rate': run.row['sample_rate'], 'updates': run.row['updates'],

@@ -103,8 +103,8 @@ def test_claim_verdicts_follow_the_interval():
 
 
 def test_width_matching_the_parameter_count():
-    overrides = plan.run_overrides(plan.MODELS['seanet_32k_params'], [], 'cpu')
-    target = describe_run('bandsplit', plan.run_overrides(plan.MODELS['bandsplit'], [], 'cpu'))
+    overrides = plan.run_overrides(plan.MODELS['seanet_32k_params'], [], 'tiny')
+    target = describe_run('bandsplit', plan.run_overrides(plan.MODELS['bandsplit'], [], 'tiny'))
     width = plan.matching_width(target['parameters'], overrides)
     assert isinstance(width['n_filters'], int) and width['n_filters'] > width['default_n_filters']
     for neighbour in (width['n_filters'] - 1, width['n_filters'] + 1):
@@ -118,7 +118,8 @@ def test_plan_composes_every_run_with_equal_updates(device, solvers, tmp_path, c
     models = 'bandsplit,bandsplit_joint,seanet_16k,dac_32k_dac_recipe'
     assert reproduce.main(['--plan', '--device', device, '--models', models, '--work', str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert f"4 model(s) on {device}" in out and not (tmp_path / 'dora').exists()
+    size = 'full' if device == 'cuda' else 'tiny'
+    assert f"4 {size} model(s) on {device}" in out and not (tmp_path / 'dora').exists()
     commands = [line.strip() for line in out.splitlines() if line.strip().startswith('python -m dora run')]
     assert len(commands) == 4
     assert all(f'solver={solvers[0]} ' in c for c in commands[:3]) and f'solver={solvers[1]} ' in commands[3]
@@ -207,3 +208,30 @@ def test_reduced_run_end_to_end(tmp_path):
     again = json.loads((work / 'reproduction.json').read_text())
     assert [row['mean'] for row in again['claims']] == [row['mean'] for row in rows]
     assert all('wall_seconds_this_invocation' not in model for model in again['models'].values())
+
+
+@pytest.mark.slow
+def test_reduced_run_of_the_full_size_models_on_cpu(tmp_path):
+    """The GPU run's models and budget (`--size full`, the default on cuda), trained a few updates on CPU (batches
+    of 2 instead of 8, so that the full-size DAC-branch codec fits a small machine's memory)."""
+    music, work = tmp_path / 'music', tmp_path / 'work'
+    write_music(music, tracks=3, seconds=4.0)
+    models = ['bandsplit', 'bandsplit_dac']
+    argv = ['--reduced', '--size', 'full', '--folder', str(music), '--work', str(work), '--models', ','.join(models),
+            'dataset.batch_size=2']
+    assert reproduce.main(argv) == 0
+    result = json.loads((work / 'cpu_full' / 'reproduction.json').read_text())
+    assert result['device'] == 'cpu' and result['size'] == 'full'
+    assert result['budget']['solvers'] == plan.SOLVERS['full']
+    reduced = dict(override.split('=', 1) for override in [*plan.REDUCED_BUDGET, argv[-1]])
+    for override in plan.GPU_BUDGET:  # the GPU budget, with the reduced mode's or the command line's values on top
+        key, value = override.split('=', 1)
+        assert f"{key}={reduced.get(key, value)}" in result['budget']['overrides']
+    tiny = plan.make_plan(models, [], 'tiny')
+    for run in tiny:
+        model = result['models'][run.name]
+        assert model['solver'] == plan.SOLVERS['full'][run.model.recipe]
+        assert model['parameters'] > 10 * run.row['parameters']  # the full-size networks, not the tiny ones
+        assert model['updates'] == 3 and model['train_seconds'] > 0
+    assert {row['group'] for row in result['claims']} == {'c', 'd'}
+    assert not (work / 'reproduction.json').exists()  # the tiny CPU run's place is left alone

@@ -113,7 +113,7 @@ def _gpu_section(result: Mapping, gpu: Mapping | None) -> list[str]:
     command = f"{PROG} --device cuda"
     if gpu is None:
         return lines + ["GPU rows: not measured yet. The full-size models (solvers "
-                        f"`{SOLVERS['cuda']['seanet']}` and `{SOLVERS['cuda']['dac']}`) are trained together on one "
+                        f"`{SOLVERS['full']['seanet']}` and `{SOLVERS['full']['dac']}`) are trained together on one "
                         f"GPU by `{command}` (budget `{' '.join(GPU_BUDGET)}`, an estimate sized for 10 minutes on "
                         f"one H200); this section shows them once such a run's JSON is given with `--gpu-result`.",
                         ""]

@@ -13,10 +13,13 @@ PROG = 'python -m bandsplit_audiocraft.reproduce'
 # ---- models --------------------------------------------------------------------------------------------------------
 
 SOLVERS: dict[str, dict[str, str]] = {
-    'cpu': {'seanet': 'bandsplit_codec/tiny', 'dac': 'bandsplit_codec/dac_recipe_tiny'},
-    'cuda': {'seanet': 'bandsplit_codec', 'dac': 'bandsplit_codec/dac_recipe'},
+    'tiny': {'seanet': 'bandsplit_codec/tiny', 'dac': 'bandsplit_codec/dac_recipe_tiny'},
+    'full': {'seanet': 'bandsplit_codec', 'dac': 'bandsplit_codec/dac_recipe'},
 }
-"""Solver of each recipe on each device: the CPU-sized networks on CPU, the full-size ones on a GPU."""
+"""Solver of each recipe at each model size: the CPU-sized networks ('tiny') and the full-size ones ('full')."""
+DEVICES = ('cpu', 'cuda')
+DEFAULT_SIZE = {'cpu': 'tiny', 'cuda': 'full'}
+"""The model size each device trains unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -64,21 +67,23 @@ trained when named in `--models`."""
 # ---- budgets ---------------------------------------------------------------------------------------------------
 
 CPU_BUDGET = ['cascade.branch_phase=3', 'cascade.joint_phase=3']
-# The CPU default: 3 epochs of the tiny recipe's 100 updates per phase, 900 updates for every model (batch 8 of
-# 0.5 s; batch 4 of 0.25 s under the DAC recipe), so that the default models train and are scored within 2.5 hours
-# on 2 cores; REPRODUCTION.md records the time a run of this command took.
+# The tiny models' budget, the CPU default: 3 epochs of the tiny recipe's 100 updates per phase, 900 updates for
+# every model (batch 8 of 0.5 s; batch 4 of 0.25 s under the DAC recipe), so that the default models train and are
+# scored within 2.5 hours on 2 cores; REPRODUCTION.md records the time a run of this command took.
 GPU_BUDGET = ['cascade.unit=updates', 'cascade.branch_phase=70', 'cascade.joint_phase=60',
               'optim.updates_per_epoch=100', 'dataset.batch_size=8', 'dataset.train.num_samples=800',
               'dataset.valid.num_samples=16', 'dataset.evaluate.num_samples=8', 'dataset.generate.num_samples=4',
               'dataset.num_workers=1', 'checkpoint.keep_last=1']
-# The GPU budget: full-size models, 200 updates of batch 8 x 0.38 s each, every model trained at the same time on
-# one GPU. The size is an estimate, not yet measured: it is meant to let the default models train and be scored
-# within 10 minutes on one H200 (the GPU's time shared by all the runs; batch 8 so that the DAC-architecture models,
-# the largest, fit in its memory together).
+# The full-size models' budget, the GPU default: 200 updates of batch 8 x 0.38 s each, every model trained at the
+# same time on one GPU. The size is an estimate, not yet measured: it is meant to let the default models train and be
+# scored within 10 minutes on one H200 (the GPU's time shared by all the runs; batch 8 so that the DAC-architecture
+# models, the largest, fit in its memory together).
 REDUCED_BUDGET = ['optim.updates_per_epoch=2', 'dataset.train.num_samples=16', 'cascade.branch_phase=1',
                   'cascade.joint_phase=1', 'dataset.valid.num_samples=2', 'dataset.evaluate.num_samples=2',
                   'dataset.generate.num_samples=1']
-# The reduced mode (tests): 6 updates per model, clips of 2 s, no ViSQOL, fewer bootstrap resamples.
+# The reduced mode (tests), on top of the size's budget: a few updates per model (6 for the tiny models, 3 under the
+# full-size models' count in updates), clips of 2 s, no ViSQOL, fewer bootstrap resamples.
+BUDGETS = {'tiny': CPU_BUDGET, 'full': GPU_BUDGET}
 REDUCED_SET = {'clip_seconds': 2.0, 'clips_per_track': 3}
 REDUCED_RESAMPLES = 999
 
@@ -111,13 +116,13 @@ class Run:
         return self.model.name
 
 
-def recipe_alignment(shared: Sequence[str], device: str) -> list[str]:
+def recipe_alignment(shared: Sequence[str], size: str) -> list[str]:
     """Overrides giving the DAC recipe the EnCodec-like recipe's epoch length and phase lengths under `shared`, so
     that its cascade lasts as many updates (its batch keeps its own size; its epoch has as many samples as updates
     times batch). Only the values that differ from the DAC recipe's own are returned."""
     from ..configs import compose
-    reference = compose([f"solver={SOLVERS[device]['seanet']}", *shared])
-    dac = compose([f"solver={SOLVERS[device]['dac']}", *shared])
+    reference = compose([f"solver={SOLVERS[size]['seanet']}", *shared])
+    dac = compose([f"solver={SOLVERS[size]['dac']}", *shared])
     updates = int(reference.optim.updates_per_epoch)
     wanted = {'optim.updates_per_epoch': updates, 'dataset.train.num_samples': updates * int(dac.dataset.batch_size),
               'cascade.unit': reference.cascade.unit, 'cascade.branch_phase': reference.cascade.branch_phase,
@@ -137,11 +142,11 @@ def deduplicated(overrides: Sequence[str]) -> list[str]:
     return kept[::-1]
 
 
-def run_overrides(model: Model, shared: Sequence[str], device: str, extra: Sequence[str] = ()) -> list[str]:
+def run_overrides(model: Model, shared: Sequence[str], size: str, extra: Sequence[str] = ()) -> list[str]:
     """The `dora run` overrides of `model`: its recipe's solver, the `shared` data and budget, what it adds, and
     for a one-phase model a joint phase as long as its recipe's cascade."""
-    solver = SOLVERS[device][model.recipe]
-    shared = deduplicated([*shared, *(recipe_alignment(shared, device) if model.recipe == 'dac' else [])])
+    solver = SOLVERS[size][model.recipe]
+    shared = deduplicated([*shared, *(recipe_alignment(shared, size) if model.recipe == 'dac' else [])])
     added = [*model.overrides, *extra]
     overrides = [f'solver={solver}', *shared, *added] if model.cascade else matched_budget(added, shared, solver)
     return deduplicated(overrides)
@@ -171,8 +176,9 @@ def matching_width(target: int, overrides: Sequence[str]) -> dict:
     return {'n_filters': best, 'parameters': count(best), 'default_n_filters': default}
 
 
-def make_plan(names: Sequence[str], shared: Sequence[str], device: str) -> list[Run]:
-    """The runs of the models `names` under the `shared` overrides (data and budget) on `device`.
+def make_plan(names: Sequence[str], shared: Sequence[str], size: str) -> list[Run]:
+    """The runs of the models `names` at model size `size` ('tiny' or 'full') under the `shared` overrides (data and
+    budget).
 
     Raises:
         ReproductionError: The models would not train for the same number of updates.
@@ -185,11 +191,11 @@ def make_plan(names: Sequence[str], shared: Sequence[str], device: str) -> list[
         extra: list[str] = []
         if model.width_of is not None:
             reference = described.get(model.width_of) or describe_run(
-                model.width_of, run_overrides(MODELS[model.width_of], shared, device))
-            width = matching_width(reference['parameters'], run_overrides(model, shared, device))
+                model.width_of, run_overrides(MODELS[model.width_of], shared, size))
+            width = matching_width(reference['parameters'], run_overrides(model, shared, size))
             width.update(target=model.width_of, target_parameters=reference['parameters'])
             extra = [f"seanet.n_filters={width['n_filters']}"]
-        overrides = run_overrides(model, shared, device, extra)
+        overrides = run_overrides(model, shared, size, extra)
         described[name] = describe_run(name, overrides)
         runs.append(Run(model, overrides, described[name], width))
     updates = {run.name: run.row['updates'] for run in runs}
