@@ -1,8 +1,11 @@
 """Inference speed and memory: the band-split codec against a single-branch codec and stock EnCodec.
 
-Three programs, all at 32 kHz, 50 Hz frames, 8 codebooks of 1024 entries (4 kbps), same SEANet width:
+Four programs, all at 32 kHz, 50 Hz frames, 8 codebooks of 1024 entries (4 kbps), same SEANet width:
 
-- `bandsplit`: the band-split codec (16 kHz branch + 32 kHz residual branch, 4 + 4 codebooks);
+- `bandsplit`: the band-split codec (16 kHz branch + 32 kHz residual branch, 4 + 4 codebooks), the PyTorch
+  model (`CompressionModel.get_pretrained`'s, and the command line's with `--reference`);
+- `deployed`: the same model deployed (`bandsplit_audiocraft.deploy`: its branches as ONNX graphs run by ONNX
+  Runtime, the command line's default on the CPU; CPU only);
 - `seanet_32k`: the single-branch baseline, run through the same code (`BandSplitCompressionModel`);
 - `encodec`: audiocraft's stock `EncodecModel` built by `audiocraft.models.builders.get_compression_model`
   from the same SEANet/RVQ settings, used as users run it (`model.encode(x)`, `model.decode(codes)`).
@@ -21,11 +24,11 @@ Measured, on CPU with `--threads` threads (or on `--device cuda`):
   reported instead of taking the machine down.
 
 Ratios are bandsplit / seanet_32k (target <= 1.5: the 16 kHz branch costs about half the 32 kHz one) and
-bandsplit / encodec (target <= 1.0), on round-trip time; and the band-split real-time factor on 2 threads
-(target >= 10). The round trip is `encode` then `decode` (compressing then restoring a file); the 10 s cases also
-time one forward pass `model(x)` (encode, quantize and decode at once). The difference matters for the band-split
-codec: its encoder decodes the low branch to form the residual the high branch codes, and a separate `decode`
-decodes it again.
+bandsplit / encodec (target <= 1.0), for both band-split programs, on round-trip time; and the band-split
+real-time factors on 2 threads (target >= 10). The round trip is `encode` then `decode` (compressing then
+restoring a file); the 10 s cases also time one forward pass `model(x)` (encode, quantize and decode at once)
+of the PyTorch programs. The difference matters for the band-split codec: its encoder decodes the low branch to
+form the residual the high branch codes, and a separate `decode` decodes it again.
 
 Usage::
 
@@ -50,13 +53,29 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import command_line, machine, write_result  # noqa: E402
 
-PROGRAMS = ('bandsplit', 'seanet_32k', 'encodec')
+PROGRAMS = ('bandsplit', 'deployed', 'seanet_32k', 'encodec')
+BANDSPLIT = ('bandsplit', 'deployed')  # the programs whose ratios to the others are the targets
 SAMPLE_RATE = 32000
+
+
+def programs(device: str) -> tp.Tuple[str, ...]:
+    """The programs that run on `device` (the deployed codec runs on the CPU)."""
+    return PROGRAMS if device == 'cpu' else tuple(p for p in PROGRAMS if p != 'deployed')
 
 
 def build(program: str, solver: str, device: str) -> tp.Any:
     """The model of `program`, in eval mode, codebooks initialised."""
     import torch
+    if program == 'deployed':
+        import atexit
+        import shutil
+        import tempfile
+
+        from bandsplit_audiocraft.deploy import DeployedModel, export_deployment
+        folder = Path(tempfile.mkdtemp(prefix='bench-deployment-'))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        export_deployment(build('bandsplit', solver, device), folder / 'deployment', bytes(16))
+        return DeployedModel.load(folder / 'deployment', threads=torch.get_num_threads())
 
     from bandsplit_audiocraft.baselines import COMPARED
     from bandsplit_audiocraft.configs import model_config
@@ -102,13 +121,16 @@ def code_whole(model: tp.Any, x: tp.Any, device: str) -> tp.Tuple[float, float]:
         return encoded - start, time.perf_counter() - encoded
 
 
-def code_one_pass(model: tp.Any, x: tp.Any, device: str) -> float:
-    """Seconds of `model(x)`: encode, quantize and decode in one forward pass (as in training and evaluation).
+def code_one_pass(model: tp.Any, x: tp.Any, device: str) -> tp.Optional[float]:
+    """Seconds of `model(x)`: encode, quantize and decode in one forward pass (as in training and evaluation);
+    None for the deployed codec, which codes only.
 
     The band-split encoder must decode the low branch to form the residual; a separate `decode` call decodes it
     again, which one pass does not.
     """
     import torch
+    if not isinstance(model, torch.nn.Module):
+        return None
     with torch.inference_mode():
         sync(device)
         start = time.perf_counter()
@@ -182,17 +204,18 @@ def measure_short(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
     """10 s cases in this process, programs alternated, medians."""
     import torch
     torch.set_num_threads(args.threads)
-    models = {p: build(p, args.solver, args.device) for p in PROGRAMS}
+    names = programs(args.device)
+    models = {p: build(p, args.solver, args.device) for p in names}
     cases: tp.Dict[str, tp.Any] = {}
     for batch in sorted({1, args.batch}):
         x = torch.randn(batch, 1, int(args.short_seconds * SAMPLE_RATE), device=args.device) * 0.1
-        times: tp.Dict[str, tp.List[tp.Tuple[float, float]]] = {p: [] for p in PROGRAMS}
-        one_pass: tp.Dict[str, tp.List[float]] = {p: [] for p in PROGRAMS}
-        for p in PROGRAMS:
+        times: tp.Dict[str, tp.List[tp.Tuple[float, float]]] = {p: [] for p in names}
+        one_pass: tp.Dict[str, tp.List[tp.Optional[float]]] = {p: [] for p in names}
+        for p in names:
             code_whole(models[p], x, args.device)  # warm-up
             code_one_pass(models[p], x, args.device)
         for _ in range(args.repeats):
-            for p in PROGRAMS:
+            for p in names:
                 times[p].append(code_whole(models[p], x, args.device))
                 one_pass[p].append(code_one_pass(models[p], x, args.device))
         audio = args.short_seconds * batch
@@ -201,32 +224,35 @@ def measure_short(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
             enc = statistics.median(t[0] for t in runs)
             dec = statistics.median(t[0] + t[1] for t in runs) - enc
             trip = statistics.median(t[0] + t[1] for t in runs)
-            forward = statistics.median(one_pass[p])
             per_program[p] = {'encode_s': enc, 'decode_s': dec, 'round_trip_s': trip,
                               'encode_rtf': rtf(audio, enc), 'decode_rtf': rtf(audio, dec),
-                              'round_trip_rtf': rtf(audio, trip), 'one_pass_s': forward,
-                              'one_pass_rtf': rtf(audio, forward), 'runs': runs, 'one_pass_runs': one_pass[p]}
+                              'round_trip_rtf': rtf(audio, trip), 'runs': runs}
+            if None not in one_pass[p]:
+                forward = statistics.median(one_pass[p])
+                per_program[p].update(one_pass_s=forward, one_pass_rtf=rtf(audio, forward), one_pass_runs=one_pass[p])
         cases[f'{args.short_seconds:g}s_batch{batch}'] = {
             'seconds': args.short_seconds, 'batch': batch, 'programs': per_program,
             'ratios': ratios({p: v['round_trip_s'] for p, v in per_program.items()}),
-            'one_pass_ratios': ratios({p: v['one_pass_s'] for p, v in per_program.items()})}
+            'one_pass_ratios': ratios({p: v.get('one_pass_s') for p, v in per_program.items()})}
     return cases
 
 
 def ratios(round_trip: tp.Dict[str, tp.Optional[float]]) -> tp.Dict[str, tp.Optional[float]]:
-    b = round_trip.get('bandsplit')
-
-    def ratio(other: str) -> tp.Optional[float]:
-        o = round_trip.get(other)
-        return b / o if b and o else None
-    return {'bandsplit_over_seanet_32k': ratio('seanet_32k'), 'bandsplit_over_encodec': ratio('encodec')}
+    """`<band-split program>_over_<other>` for both band-split programs and the two references."""
+    out: tp.Dict[str, tp.Optional[float]] = {}
+    for ours in BANDSPLIT:
+        for other in ('seanet_32k', 'encodec'):
+            a, b = round_trip.get(ours), round_trip.get(other)
+            if ours in round_trip:
+                out[f'{ours}_over_{other}'] = a / b if a and b else None
+    return out
 
 
 def measure_long(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
     """Long signal, one fresh process per program and round, alternated."""
-    rounds: tp.Dict[str, tp.List[tp.Dict[str, tp.Any]]] = {p: [] for p in PROGRAMS}
+    rounds: tp.Dict[str, tp.List[tp.Dict[str, tp.Any]]] = {p: [] for p in programs(args.device)}
     for _ in range(args.long_repeats):
-        for p in PROGRAMS:
+        for p in rounds:
             rounds[p].append(run_worker(p, args.long_seconds, args))
     per_program: tp.Dict[str, tp.Any] = {}
     for p, runs in rounds.items():
@@ -257,14 +283,12 @@ def print_table(cases: tp.Dict[str, tp.Any]) -> None:
             one_pass = (f"; one pass {v['one_pass_s']:.3f} s = {v['one_pass_rtf']:.1f}x" if 'one_pass_s' in v else '')
             print(f"  {p:11s} encode {v['encode_s']:.3f} s, decode {v['decode_s']:.3f} s, round trip "
                   f"{v['round_trip_s']:.3f} s = {v['round_trip_rtf']:.1f}x real time{one_pass}{mem}")
-        r = case['ratios']
         fmt = (lambda v: f"{v:.2f}" if v is not None else 'n/a')  # noqa: E731
-        print(f"  ratios: bandsplit/seanet_32k {fmt(r['bandsplit_over_seanet_32k'])} (target <= 1.5), "
-              f"bandsplit/encodec {fmt(r['bandsplit_over_encodec'])} (target <= 1.0)")
+        print("  ratios (targets: /seanet_32k <= 1.5, /encodec <= 1.0): "
+              + ', '.join(f"{name.replace('_over_', '/')} {fmt(v)}" for name, v in case['ratios'].items()))
         if 'one_pass_ratios' in case:
-            r = case['one_pass_ratios']
-            print(f"  one-pass ratios: bandsplit/seanet_32k {fmt(r['bandsplit_over_seanet_32k'])}, "
-                  f"bandsplit/encodec {fmt(r['bandsplit_over_encodec'])}")
+            print("  one-pass ratios: " + ', '.join(f"{name.replace('_over_', '/')} {fmt(v)}"
+                                                    for name, v in case['one_pass_ratios'].items()))
 
 
 def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
@@ -292,17 +316,20 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     cases = measure_short(args)
     cases.update(measure_long(args))
     short = cases[f'{args.short_seconds:g}s_batch1']['programs']['bandsplit']
+    targets: tp.Dict[str, tp.Any] = {}
+    for ours in (p for p in BANDSPLIT if p in programs(args.device)):
+        for other, limit in (('seanet_32k', 1.5), ('encodec', 1.0)):
+            targets[f'{ours}_over_{other} <= {limit:g}'] = {n: c['ratios'][f'{ours}_over_{other}']
+                                                            for n, c in cases.items()}
+        targets[f'{ours} round trip >= 10x real time'] = {n: c['programs'][ours].get('round_trip_rtf')
+                                                           for n, c in cases.items()}
+    targets['one pass (model(x)) ratios'] = {n: c['one_pass_ratios'] for n, c in cases.items()
+                                             if 'one_pass_ratios' in c}
+    targets['bandsplit one pass >= 10x real time'] = short['one_pass_rtf']
     result = {
         'command': command_line('bench/inference_speed.py', argv),
         'machine': machine(), 'threads': args.threads, 'device': args.device, 'solver': args.solver,
-        'cases': cases, 'wall_seconds': time.time() - start,
-        'targets': {
-            'bandsplit_over_seanet_32k <= 1.5': {n: c['ratios']['bandsplit_over_seanet_32k'] for n, c in cases.items()},
-            'bandsplit_over_encodec <= 1.0': {n: c['ratios']['bandsplit_over_encodec'] for n, c in cases.items()},
-            'bandsplit round trip >= 10x real time': short['round_trip_rtf'],
-            'one pass (model(x)) ratios': {n: c['one_pass_ratios'] for n, c in cases.items() if 'one_pass_ratios' in c},
-            'bandsplit one pass >= 10x real time': short['one_pass_rtf'],
-        },
+        'cases': cases, 'wall_seconds': time.time() - start, 'targets': targets,
     }
     print_table(cases)
     print()

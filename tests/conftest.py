@@ -1,4 +1,5 @@
 """Shared fixtures: tiny models built from the package's own configs, the embedded corpus."""
+import os
 from pathlib import Path
 import warnings
 
@@ -10,6 +11,14 @@ warnings.filterwarnings('ignore', message='.*weight_norm.*')
 import bandsplit_audiocraft  # noqa: E402,F401  (registers the plugin)
 from bandsplit_audiocraft.models import BandSplitCompressionModel  # noqa: E402
 from tests.helpers import build_tiny  # noqa: E402
+
+
+@pytest.fixture(scope='session', autouse=True)
+def deployment_cache(tmp_path_factory) -> Path:
+    """Deployments (`bandsplit_audiocraft.deploy`) made by the tests go to a fresh cache, subprocesses' too."""
+    root = tmp_path_factory.mktemp('deployments')
+    os.environ['BANDSPLIT_CACHE'] = str(root)
+    return root
 
 
 @pytest.fixture(scope='session')

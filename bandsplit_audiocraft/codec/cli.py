@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "file and checked when decoding")
     group.add_argument('--device', default='auto', help="torch device: auto (cuda if available, else cpu), cpu, "
                                                         "cuda, cuda:1... (default: auto)")
+    group.add_argument('--reference', action='store_true',
+                       help="on the CPU, run the PyTorch model through audiocraft instead of the checkpoint's "
+                            "deployment (ONNX Runtime, made and cached on first use; same codes, same audio to "
+                            "float rounding, faster to start and to run)")
     chunks = model.add_argument_group('long audio')
     chunks.add_argument('--chunk-seconds', type=_positive_float, default=DEFAULT_CHUNK_SECONDS, metavar='S',
                         help=f"audio coded per window; memory depends on this, not on the file's duration "
@@ -106,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     chunks.add_argument('--batch-size', type=_positive_int, default=DEFAULT_BATCH_SIZE, metavar='N',
                         help=f"windows coded per forward pass (default: {DEFAULT_BATCH_SIZE})")
     group.add_argument('--threads', type=_positive_int, metavar='N',
-                       help="CPU threads for torch (default: torch's choice)")
+                       help="CPU threads (default: torch's choice)")
     model.add_argument('--overwrite', action='store_true', help="replace existing output files")
 
     rate = argparse.ArgumentParser(add_help=False)
@@ -278,7 +282,8 @@ def _load(args: argparse.Namespace) -> tp.Any:
     if getattr(args, 'threads', None):
         import torch
         torch.set_num_threads(args.threads)
-    codec = model_io.load_codec(args.checkpoint, args.device)
+    codec = model_io.load_codec(args.checkpoint, args.device, reference=getattr(args, 'reference', False),
+                                threads=getattr(args, 'threads', None))
     if codec.model.channels != 1:
         raise ValueError(f"The model codes {codec.model.channels} channels jointly; this command line supports "
                          f"mono models, which code every channel separately.")

@@ -28,11 +28,11 @@ from ..utils.atomic import atomic_write_bytes
 from . import bitstream as bs
 
 if tp.TYPE_CHECKING:
-    from ..models.bandsplit import BandSplitCompressionModel
+    from ..coding import BandSplitCoding
     from .model_io import Codec
 
 
-def model_header(model: BandSplitCompressionModel, model_id: bytes, *, length: int, channels: int,
+def model_header(model: BandSplitCoding, model_id: bytes, *, length: int, channels: int,
                  num_codebooks: int, metadata: tp.Optional[dict[str, tp.Any]] = None) -> bs.StreamHeader:
     """The header of the streams of `channels` channels of `length` samples coded by `model`."""
     totals = tuple(b.total_codebooks for b in model.branches)

@@ -1,8 +1,10 @@
 """Loading an exported band-split checkpoint for coding, with its identity for the `.bsac` header.
 
-`load_codec(path, device)` returns a `Codec`: the model (eval mode, every codebook active) loaded through
-audiocraft's `CompressionModel.get_pretrained`, and `export.model_id(path)`, the 16 bytes written in every
-stream and checked before decoding (`check_stream`).
+`load_codec(path, device)` returns a `Codec`: the model with every codebook active and `export.model_id(path)`,
+the 16 bytes written in every stream and checked before decoding (`check_stream`). On the CPU the model is
+the checkpoint's deployment (`deploy.DeployedModel`: ONNX Runtime, no audiocraft import, made and cached on
+first use); elsewhere, or with `reference=True`, it is the PyTorch model loaded through audiocraft's
+`CompressionModel.get_pretrained`. Both give the same codes and the same audio to float rounding.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from ..utils import PathLike
 from . import bitstream as bs
 
 if tp.TYPE_CHECKING:
-    from ..models.bandsplit import BandSplitCompressionModel
+    from ..coding import BandSplitCoding
 
 
 @dataclasses.dataclass
 class Codec:
     """A loaded model, its identity and the checkpoint it came from."""
 
-    model: BandSplitCompressionModel
+    model: BandSplitCoding
     model_id: bytes
     checkpoint: Path
 
@@ -40,16 +42,26 @@ class Codec:
                        codebooks_per_branch=[b.total_codebooks for b in model.branches])
 
 
-def load_codec(checkpoint: PathLike, device: str = 'cpu') -> Codec:
+def load_codec(checkpoint: PathLike, device: str = 'cpu', reference: bool = False,
+               threads: tp.Optional[int] = None) -> Codec:
     """Load an exported checkpoint (`export.export_model`) on `device` (`auto`, `cpu`, `cuda:1`...).
 
-    Raises `FileNotFoundError` for a missing checkpoint and `ValueError` with the reason for an unknown or
-    unavailable device or a file that is not an exported band-split model.
+    On the CPU, unless `reference`, the checkpoint's deployment runs it with `threads` threads (default:
+    torch's thread count). Raises `FileNotFoundError` for a missing checkpoint and `ValueError` with the reason
+    for an unknown or unavailable device or a file that is not an exported band-split model.
     """
-    from ..export import load_exported, model_id
-    from ..models.bandsplit import BandSplitCompressionModel
+    from ..utils.devices import resolve_device
 
     path = Path(checkpoint)
+    device = resolve_device(device)
+    if device == 'cpu' and not reference:
+        from ..deploy import DeployedModel, deployment
+        deployed = DeployedModel.load(deployment(path), threads=threads)
+        deployed.set_num_codebooks(deployed.total_codebooks)
+        return Codec(model=deployed, model_id=deployed.model_id, checkpoint=path)
+
+    from ..export import load_exported, model_id
+    from ..models.bandsplit import BandSplitCompressionModel
     model = load_exported(path, device)
     if not isinstance(model, BandSplitCompressionModel):
         raise ValueError(f"Checkpoint {str(path)!r} holds a {type(model).__name__}, not a band-split model.")

@@ -53,7 +53,7 @@ from .audio_stream import TensorSource, WaveformSource
 from .defaults import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
 if tp.TYPE_CHECKING:
-    from ..models.bandsplit import BandSplitCompressionModel
+    from ..coding import BandSplitCoding
 
 ProgressCallback = tp.Callable[[int], None]
 
@@ -124,7 +124,7 @@ def _groups_by_size(chunks: tp.Sequence[Chunk], size: tp.Callable[[Chunk], int])
     return list(groups.values())
 
 
-def _streams(model: BandSplitCompressionModel, channels: int) -> int:
+def _streams(model: BandSplitCoding, channels: int) -> int:
     """Number of coded streams for a signal of `channels` channels: one per channel for a mono model."""
     if model.channels == 1:
         return channels
@@ -134,7 +134,7 @@ def _streams(model: BandSplitCompressionModel, channels: int) -> int:
 
 
 @contextmanager
-def active_codebooks(model: BandSplitCompressionModel, num_codebooks: tp.Optional[int]) -> tp.Iterator[None]:
+def active_codebooks(model: BandSplitCoding, num_codebooks: tp.Optional[int]) -> tp.Iterator[None]:
     """Use `num_codebooks` codebooks (lowest branch first) inside the block; restore the previous count after."""
     previous = model.num_codebooks
     if num_codebooks is not None:
@@ -158,7 +158,7 @@ def _read_window(source: WaveformSource, chunk: Chunk, hop: int) -> torch.Tensor
     return wav
 
 
-def encode_long(model: BandSplitCompressionModel, wav: tp.Union[torch.Tensor, WaveformSource], *,
+def encode_long(model: BandSplitCoding, wav: tp.Union[torch.Tensor, WaveformSource], *,
                 num_codebooks: tp.Optional[int] = None, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                 context_seconds: float = DEFAULT_CONTEXT_SECONDS, batch_size: int = DEFAULT_BATCH_SIZE,
                 progress: tp.Optional[ProgressCallback] = None) -> torch.Tensor:
@@ -185,7 +185,7 @@ def encode_long(model: BandSplitCompressionModel, wav: tp.Union[torch.Tensor, Wa
     frame_rate = model.frame_rate
     chunks = plan_chunks(model.num_frames(length), seconds_to_frames(chunk_seconds, frame_rate, 1, 'chunk'),
                          seconds_to_frames(context_seconds, frame_rate, 0, 'context'))
-    device = next(model.parameters()).device
+    device = model.device
     out: tp.Optional[torch.Tensor] = None  # [S, K, F], filled chunk by chunk (allocated once: no growing list)
     with active_codebooks(model, num_codebooks), torch.inference_mode():
         for batch in _batches(chunks, batch_size):
@@ -207,12 +207,12 @@ def encode_long(model: BandSplitCompressionModel, wav: tp.Union[torch.Tensor, Wa
     return out
 
 
-def output_length(model: BandSplitCompressionModel, length: int, rate: int) -> int:
+def output_length(model: BandSplitCoding, length: int, rate: int) -> int:
     """Samples at branch rate `rate` of a signal of `length` samples at the model's rate (rounded up)."""
     return math.ceil(length * rate / model.sample_rate)
 
 
-def iter_decode(model: BandSplitCompressionModel, codes: torch.Tensor, length: tp.Optional[int] = None, *,
+def iter_decode(model: BandSplitCoding, codes: torch.Tensor, length: tp.Optional[int] = None, *,
                 rate: tp.Optional[int] = None, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                 context_seconds: float = DEFAULT_CONTEXT_SECONDS, batch_size: int = DEFAULT_BATCH_SIZE,
                 progress: tp.Optional[ProgressCallback] = None) -> tp.Iterator[torch.Tensor]:
@@ -240,7 +240,7 @@ def iter_decode(model: BandSplitCompressionModel, codes: torch.Tensor, length: t
     frame_rate = model.frame_rate
     chunks = plan_chunks(num_frames, seconds_to_frames(chunk_seconds, frame_rate, 1, 'chunk'),
                          seconds_to_frames(context_seconds, frame_rate, 0, 'context'))
-    device = next(model.parameters()).device
+    device = model.device
     with active_codebooks(model, model.total_codebooks), torch.inference_mode():
         for batch in _batches(chunks, batch_size):
             blocks: list[tp.Optional[torch.Tensor]] = [None] * len(batch)
@@ -261,7 +261,7 @@ def iter_decode(model: BandSplitCompressionModel, codes: torch.Tensor, length: t
                 progress(sum(c.frames for c in batch))
 
 
-def decode_long(model: BandSplitCompressionModel, codes: torch.Tensor, length: tp.Optional[int] = None, *,
+def decode_long(model: BandSplitCoding, codes: torch.Tensor, length: tp.Optional[int] = None, *,
                 rate: tp.Optional[int] = None, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
                 context_seconds: float = DEFAULT_CONTEXT_SECONDS, batch_size: int = DEFAULT_BATCH_SIZE,
                 progress: tp.Optional[ProgressCallback] = None) -> torch.Tensor:

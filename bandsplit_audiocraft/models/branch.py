@@ -8,8 +8,6 @@ EnCodec architecture (audiocraft's SEANet encoder/decoder and residual vector qu
 (`dac_branch.py`) the DAC one.
 """
 
-from fractions import Fraction
-import math
 import typing as tp
 
 from audiocraft import quantization as qt
@@ -17,16 +15,18 @@ from audiocraft.modules import SEANetDecoder, SEANetEncoder
 import torch
 from torch import nn
 
+from ..coding import CodingBranch
 
-class Branch(nn.Module):
+
+class Branch(CodingBranch, nn.Module):
     """What the band-split model needs of a branch: an autoencoder with a residual quantizer at one rate.
 
     Subclasses provide `hop_length`, `cardinality`, `total_codebooks`, `_set_codebooks(n)`, and the coding
     steps `_code(x)` (training/inference forward of the active codebooks, whose result's `metrics` hold the
     quantizer's training losses by name: `commitment`, and `codebook` where codebooks learn by gradient),
-    `_encode(x)`, `_decode_latent(codes)` and `_decode(latent)`; this base handles the rest: frame rate,
-    bitrate, and the inactive state where `set_num_codebooks(0)` leaves the branch no codebook (it then codes
-    nothing and decodes to silence).
+    `_encode(x)`, `_decode_latent(codes)`, `_decode(latent)` and `codebook_latents()`; `CodingBranch` handles
+    frame rate, bitrate, and the inactive state where `set_num_codebooks(0)` leaves the branch no codebook (it
+    then codes nothing and decodes to silence).
     """
 
     QUANTIZER_LOSSES = ('commitment', 'codebook')
@@ -49,35 +49,6 @@ class Branch(nn.Module):
         self.name = name or f"{self.sample_rate}hz"
         self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
 
-    hop_length: int
-    cardinality: int
-    total_codebooks: int
-    channels: int
-    latent_dim: int
-
-    @property
-    def frame_rate(self) -> Fraction:
-        """Frames per second, exact."""
-        return Fraction(self.sample_rate, self.hop_length)
-
-    @property
-    def num_codebooks(self) -> int:
-        return self._active_codebooks() if self.active else 0
-
-    def set_num_codebooks(self, n: int) -> None:
-        if not 0 <= n <= self.total_codebooks:
-            raise ValueError(f"Branch {self.name!r} has {self.total_codebooks} codebooks, cannot use {n}.")
-        self.active = n > 0
-        if n > 0:
-            self._set_codebooks(n)
-
-    @property
-    def bandwidth(self) -> float:
-        """Bitrate of the active codebooks in kbps."""
-        return self.num_codebooks * float(self.frame_rate) * math.log2(self.cardinality) / 1000
-
-    def _empty_codes(self, x: torch.Tensor) -> torch.Tensor:
-        return x.new_zeros(x.shape[0], 0, x.shape[-1] // self.hop_length, dtype=torch.long)
 
     def forward(self, x: torch.Tensor) -> qt.QuantizedResult:
         """Code `x` (`[B, C, F * hop]`); the result's `x` is the decoded signal of the same shape."""
@@ -86,47 +57,22 @@ class Branch(nn.Module):
             return qt.QuantizedResult(torch.zeros_like(x), self._empty_codes(x), zero, penalty=zero)
         return self._code(x)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes of `x`, `[B, K, F]` with `K = num_codebooks`."""
-        return self._encode(x) if self.active else self._empty_codes(x)
-
-    def decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
-        """Quantized latent `[B, D, F]` from codes `[B, K, F]` (K may be 0: the latent is then zero)."""
-        if codes.shape[1] == 0:
-            return torch.zeros(codes.shape[0], self.latent_dim, codes.shape[-1], device=codes.device,
-                               dtype=self._dtype())
-        return self._decode_latent(codes)
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """Decoded signal `[B, C, F * hop]` from codes `[B, K, F]`; zero when `K == 0`."""
-        if codes.shape[1] == 0:
-            return torch.zeros(codes.shape[0], self.channels, codes.shape[-1] * self.hop_length,
-                               device=codes.device, dtype=self._dtype())
-        return self._decode(self._decode_latent(codes))
-
     def _dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, sample_rate={self.sample_rate}, hop_length={self.hop_length}"
 
-    # To implement by each architecture.
-    def _active_codebooks(self) -> int:
-        raise NotImplementedError
-
-    def _set_codebooks(self, n: int) -> None:
-        raise NotImplementedError
-
+    # To implement by each architecture, besides `CodingBranch`'s coding steps.
     def _code(self, x: torch.Tensor) -> qt.QuantizedResult:
         raise NotImplementedError
 
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def codebook_latents(self) -> torch.Tensor:
+        """What every entry of every codebook adds to the quantized latent, `[K, cardinality, D]`.
 
-    def _decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _decode(self, latent: torch.Tensor) -> torch.Tensor:
+        The latent of codes `[B, K', F]` is the sum over the first `K'` codebooks of their entries' rows
+        (`_decode_latent`), so these tables describe the quantizer's decoding completely.
+        """
         raise NotImplementedError
 
 
@@ -194,6 +140,10 @@ class CodecBranch(Branch):
 
     def _decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
         return self.quantizer.decode(codes)
+
+    def codebook_latents(self) -> torch.Tensor:
+        entries = torch.arange(self.cardinality, device=self.quantizer.vq.layers[0].codebook.device)[None]
+        return torch.stack([layer.decode(entries)[0].t() for layer in self.quantizer.vq.layers])
 
     def _decode(self, latent: torch.Tensor) -> torch.Tensor:
         return self.decoder(latent)

@@ -128,5 +128,9 @@ class DACBranch(Branch):
     def _decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
         return self.quantizer.from_codes(codes)[0]
 
+    def codebook_latents(self) -> torch.Tensor:
+        entries = torch.arange(self.cardinality, device=self.quantizer.quantizers[0].codebook.weight.device)[None]
+        return torch.stack([q.out_proj(q.decode_code(entries))[0].t() for q in self.quantizer.quantizers])
+
     def extra_repr(self) -> str:
         return super().extra_repr() + ", architecture=dac"

@@ -30,7 +30,7 @@ def test_inference_speed_quick(tmp_path):
     assert set(result['cases']) == {'1s_batch1', '1s_batch2', '3s_batch1'}
     for name, case in result['cases'].items():
         programs = case['programs']
-        assert set(programs) == {'bandsplit', 'seanet_32k', 'encodec'}, name
+        assert set(programs) == {'bandsplit', 'deployed', 'seanet_32k', 'encodec'}, name
         for program, figures in programs.items():
             assert 'error' not in figures, (name, program, figures)
             assert figures['encode_s'] > 0 and figures['decode_s'] > 0
@@ -39,16 +39,19 @@ def test_inference_speed_quick(tmp_path):
         trip = {p: v['round_trip_s'] for p, v in programs.items()}
         assert case['ratios']['bandsplit_over_seanet_32k'] == pytest.approx(trip['bandsplit'] / trip['seanet_32k'])
         assert case['ratios']['bandsplit_over_encodec'] == pytest.approx(trip['bandsplit'] / trip['encodec'])
+        assert case['ratios']['deployed_over_encodec'] == pytest.approx(trip['deployed'] / trip['encodec'])
     for name in ('1s_batch1', '1s_batch2'):
         case = result['cases'][name]
-        assert all(v['one_pass_s'] > 0 for v in case['programs'].values())
+        assert all(v['one_pass_s'] > 0 for p, v in case['programs'].items() if p != 'deployed')
         assert case['one_pass_ratios']['bandsplit_over_seanet_32k'] == pytest.approx(
             case['programs']['bandsplit']['one_pass_s'] / case['programs']['seanet_32k']['one_pass_s'])
     long = result['cases']['3s_batch1']['programs']
-    assert long['bandsplit']['path'] == 'chunked' and long['encodec']['path'] == 'whole signal'
+    assert long['bandsplit']['path'] == long['deployed']['path'] == 'chunked'
+    assert long['encodec']['path'] == 'whole signal'
     assert all(v['peak_rss_above_baseline'] >= 0 for v in long.values())
     assert set(result['targets']) >= {'bandsplit_over_seanet_32k <= 1.5', 'bandsplit_over_encodec <= 1.0',
-                                      'bandsplit round trip >= 10x real time'}
+                                      'bandsplit round trip >= 10x real time', 'deployed_over_encodec <= 1.0',
+                                      'deployed round trip >= 10x real time'}
 
 
 @pytest.mark.slow

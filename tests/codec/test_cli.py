@@ -24,13 +24,13 @@ _LOADED: dict[tuple, model_io.Codec] = {}
 _LOAD = model_io.load_codec
 
 
-def _load_once(checkpoint, device='cpu') -> model_io.Codec:
+def _load_once(checkpoint, device='cpu', **kwargs) -> model_io.Codec:
     path = Path(checkpoint)
     if not path.is_file():
-        return _LOAD(checkpoint, device)
-    key = (str(path.resolve()), device, path.stat().st_mtime_ns)
+        return _LOAD(checkpoint, device, **kwargs)
+    key = (str(path.resolve()), device, path.stat().st_mtime_ns, kwargs.get('reference', False))
     if key not in _LOADED:
-        _LOADED[key] = _LOAD(checkpoint, device)
+        _LOADED[key] = _LOAD(checkpoint, device, **kwargs)
     return _LOADED[key]
 
 
