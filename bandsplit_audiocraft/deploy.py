@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 from pathlib import Path
@@ -101,8 +102,10 @@ def _whole_frame_tracing() -> tp.Iterator[None]:
 def _export_graph(module: torch.nn.Module, example: torch.Tensor, path: Path, names: tp.Tuple[str, str],
                   axes: tp.Tuple[str, str]) -> None:
     inp, out = names
-    torch.onnx.export(module, (example,), str(path), dynamo=False, opset_version=17, input_names=[inp],
-                      output_names=[out], dynamic_axes={inp: {0: 'batch', 2: axes[0]}, out: {0: 'batch', 2: axes[1]}})
+    # The TorchScript-based exporter: the default before torch 2.9, `dynamo=False` since.
+    legacy = {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
+    torch.onnx.export(module, (example,), str(path), opset_version=17, input_names=[inp], output_names=[out],
+                      dynamic_axes={inp: {0: 'batch', 2: axes[0]}, out: {0: 'batch', 2: axes[1]}}, **legacy)
 
 
 def export_deployment(model: tp.Any, folder: PathLike, model_id: bytes,

@@ -49,8 +49,8 @@ def test_inference_speed_quick(tmp_path):
     assert long['bandsplit']['path'] == long['deployed']['path'] == 'chunked'
     assert long['encodec']['path'] == 'whole signal'
     assert all(v['peak_rss_above_baseline'] >= 0 for v in long.values())
-    assert set(result['targets']) >= {'bandsplit_over_seanet_32k <= 1.5', 'bandsplit_over_encodec <= 1.0',
-                                      'bandsplit round trip >= 10x real time', 'deployed_over_encodec <= 1.0',
+    assert set(result['targets']) >= {'bandsplit_over_seanet_32k <= 1.5', 'bandsplit_over_encodec <= 1',
+                                      'bandsplit round trip >= 10x real time', 'deployed_over_encodec <= 1',
                                       'deployed round trip >= 10x real time'}
 
 
