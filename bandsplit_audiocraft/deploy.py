@@ -113,7 +113,7 @@ def export_deployment(model: tp.Any, folder: PathLike, model_id: bytes,
     """Write the deployment of `model` (a `BandSplitCompressionModel`) to the new folder `folder`.
 
     The graphs are checked against the model on a signal of another length and batch size before this
-    returns; raises `RuntimeError` if they differ.
+    returns; raises `ValueError` if they differ (the PyTorch model still codes what this model cannot).
     """
     folder = Path(folder)
     folder.mkdir(parents=True)
@@ -155,11 +155,11 @@ def _check(model: tp.Any, deployed: DeployedModel) -> None:
         got = ours.encode(x)
         latent = branch.decode_latent(codes)
         if got.shape != codes.shape or (got == codes).float().mean() < 0.99:
-            raise RuntimeError(f"The deployed encoder of branch {branch.name!r} does not reproduce the model's codes.")
+            raise ValueError(f"The deployed encoder of branch {branch.name!r} does not reproduce the model's codes.")
         if (ours.decode_latent(codes) - latent).abs().max() > 1e-5:
-            raise RuntimeError(f"The deployed codebooks of branch {branch.name!r} differ from the model's.")
+            raise ValueError(f"The deployed codebooks of branch {branch.name!r} differ from the model's.")
         if (ours.decode(codes) - branch.decode(codes)).abs().max() > 1e-4:
-            raise RuntimeError(f"The deployed decoder of branch {branch.name!r} does not reproduce the model's audio.")
+            raise ValueError(f"The deployed decoder of branch {branch.name!r} does not reproduce the model's audio.")
 
 
 def _source_of(checkpoint: Path) -> tp.Dict[str, tp.Any]:
