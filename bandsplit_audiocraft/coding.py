@@ -186,6 +186,11 @@ class BandSplitCoding:
     def _dtype(self) -> torch.dtype:
         raise NotImplementedError
 
+    def summary(self) -> str:
+        """Frame rate, bitrate and branches in one line (the models' `repr`)."""
+        per = ', '.join(f"{b.name}: {b.sample_rate} Hz x {b.total_codebooks} codebooks" for b in self.branches)
+        return f"frame_rate={self.frame_rate:g}, bandwidth={self.bandwidth:g} kbps [{per}]"
+
     # ---- input checks ----------------------------------------------------------------------------------
 
     def check_audio(self, x: tp.Any, sample_rate: tp.Optional[int] = None) -> torch.Tensor:

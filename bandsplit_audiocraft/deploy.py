@@ -61,22 +61,16 @@ def cache_root() -> Path:
 # ---- making a deployment ---------------------------------------------------------------------------------
 
 
-class _EncoderGraph(torch.nn.Module):
-    def __init__(self, branch: tp.Any):
+class _Graph(torch.nn.Module):
+    """One coding step of a branch (`branch._encode` or `branch._decode`) as a module to trace."""
+
+    def __init__(self, branch: tp.Any, step: str):
         super().__init__()
         self.branch = branch
+        self.step = step
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.branch._encode(x)
-
-
-class _DecoderGraph(torch.nn.Module):
-    def __init__(self, branch: tp.Any):
-        super().__init__()
-        self.branch = branch
-
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.branch._decode(latent)
+        return getattr(self.branch, self.step)(x)
 
 
 @contextlib.contextmanager
@@ -127,9 +121,9 @@ def export_deployment(model: tp.Any, folder: PathLike, model_id: bytes,
             for k, branch in enumerate(model.branches):
                 audio = torch.randn(2, branch.channels, _TRACE_FRAMES * branch.hop_length) * 0.1
                 latent = torch.randn(2, branch.latent_dim, _TRACE_FRAMES)
-                _export_graph(_EncoderGraph(branch), audio, folder / f'encoder_{k}.onnx', ('audio', 'codes'),
+                _export_graph(_Graph(branch, '_encode'), audio, folder / f'encoder_{k}.onnx', ('audio', 'codes'),
                               ('time', 'frames'))
-                _export_graph(_DecoderGraph(branch), latent, folder / f'decoder_{k}.onnx', ('latent', 'audio'),
+                _export_graph(_Graph(branch, '_decode'), latent, folder / f'decoder_{k}.onnx', ('latent', 'audio'),
                               ('frames', 'time'))
                 tables[f'branch_{k}'] = branch.codebook_latents().numpy()
                 branches.append({'name': branch.name, 'sample_rate': branch.sample_rate,
@@ -302,8 +296,7 @@ class DeployedModel(BandSplitCoding):
         return torch.float32
 
     def __repr__(self) -> str:
-        per = ', '.join(f"{b.name}: {b.sample_rate} Hz x {b.total_codebooks} codebooks" for b in self.branches)
-        return f"DeployedModel({str(self.folder)!r}, frame_rate={self.frame_rate:g} [{per}])"
+        return f"DeployedModel({str(self.folder)!r}, {self.summary()})"
 
 
 __all__ = ['DeployedBranch', 'DeployedModel', 'cache_root', 'deployment', 'export_deployment']

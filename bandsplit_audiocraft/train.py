@@ -31,6 +31,9 @@ from . import register  # noqa: E402
 from .utils.devices import resolve_device  # noqa: E402
 
 logger = logging.getLogger(__name__)
+#: What the fork server of the data loader workers imports once (`mp_start_method=forkserver`, the default): the
+#: module of the data sets the workers unpickle, and with it audiocraft's data stack.
+FORKSERVER_PRELOAD = ['audiocraft.data.audio_dataset']
 
 
 def distributed_backend(device: str) -> str:
@@ -86,6 +89,9 @@ def init_seed_and_system(cfg: omegaconf.DictConfig) -> None:
         multiprocessing.set_start_method(cfg.mp_start_method)
     except RuntimeError:  # already set in this process
         pass
+    # Data loader workers are new at every stage. Under forkserver they fork from one server process: have it
+    # import audiocraft's data stack once, instead of each worker importing it again.
+    multiprocessing.set_forkserver_preload(FORKSERVER_PRELOAD)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)

@@ -8,6 +8,11 @@ once instead of recomputing it at every call), the two copies timed alternately.
 separate encode and decode is then `E16 + D16 + E32` (the encoder decodes the low branch to form the residual)
 plus `D16 + D32`.
 
+The deployed form of the same model (`bandsplit_audiocraft.deploy`, the command line's default on the CPU) is
+profiled too: each branch's encoder and decoder graph run alone by ONNX Runtime on the same signal, with the time
+of each run split by ONNX operator type (ONNX Runtime's profiler, mean over the repeats after a warm-up), and the
+split summed over a round trip's graphs (`E16 + D16 + E32` and `D16 + D32`).
+
 Usage::
 
     python bench/profile_components.py                 # default width, batch 1, 2 threads
@@ -38,6 +43,63 @@ def median_time(fn: tp.Callable[[], tp.Any], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def deployed_profile(model: tp.Any, x: tp.Any, repeats: int, threads: int) -> tp.Dict[str, tp.Any]:
+    """Seconds per run of each graph of `model`'s deployment on the signal `x`, and their split by operator type;
+    the same split summed over a round trip."""
+    import json
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from bandsplit_audiocraft import bands
+    from bandsplit_audiocraft.deploy import export_deployment
+    folder = Path(tempfile.mkdtemp(prefix='profile-deployment-'))
+    try:
+        export_deployment(model, folder / 'deployment', bytes(16))
+        frames = model.num_frames(x.shape[-1])
+        x = bands.pad_to(x, frames * model.hop_length)
+        graphs = {}
+        for k, branch in enumerate(model.branches):
+            rate = f'{branch.sample_rate // 1000}k'
+            audio = bands.resample(x, model.sample_rate, branch.sample_rate, frames * branch.hop_length)
+            latent = np.random.default_rng(k).standard_normal((x.shape[0], branch.latent_dim, frames), np.float32)
+            graphs[f'encoder_{rate}'] = (f'encoder_{k}.onnx', {'audio': audio.numpy()})
+            graphs[f'decoder_{rate}'] = (f'decoder_{k}.onnx', {'latent': latent})
+        profile: tp.Dict[str, tp.Any] = {}
+        for name, (file, feed) in graphs.items():
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+            options.enable_profiling = True
+            options.profile_file_prefix = str(folder / name)
+            session = ort.InferenceSession(str(folder / 'deployment' / file), options,
+                                           providers=['CPUExecutionProvider'])
+            for _ in range(repeats + 1):  # the first run is the warm-up
+                session.run(None, feed)
+            events = json.loads(Path(session.end_profiling()).read_text())
+            runs = sorted((e['ts'], e['ts'] + e['dur']) for e in events if e.get('name') == 'model_run')[1:]
+            operators: tp.Dict[str, float] = {}
+            for e in events:
+                if e.get('cat') == 'Node' and e['name'].endswith('_kernel_time') and \
+                        any(start <= e['ts'] <= end for start, end in runs):
+                    op = e['args']['op_name']
+                    operators[op] = operators.get(op, 0.) + e['dur'] / 1e6 / len(runs)
+            profile[name] = {'seconds': statistics.mean((end - start) / 1e6 for start, end in runs),
+                             'operators': dict(sorted(operators.items(), key=lambda kv: -kv[1]))}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    low, high = (f'{b.sample_rate // 1000}k' for b in model.branches)
+    trip = [f'encoder_{low}', f'decoder_{low}', f'encoder_{high}', f'decoder_{low}', f'decoder_{high}']
+    total: tp.Dict[str, float] = {}
+    for name in trip:
+        for op, seconds in profile[name]['operators'].items():
+            total[op] = total.get(op, 0.) + seconds
+    seconds = sum(profile[name]['seconds'] for name in trip)
+    operators = {op: {'seconds': v, 'share': v / seconds} for op, v in sorted(total.items(), key=lambda kv: -kv[1])}
+    return {'graphs': profile, 'round_trip': {'graphs': trip, 'seconds': seconds, 'operators': operators}}
 
 
 def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
@@ -97,6 +159,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
                 m.decode(codes)
                 runs['decode' + suffix].append(time.perf_counter() - start)
         t.update({k: statistics.median(v) for k, v in runs.items()})
+    deployed = deployed_profile(model, x, args.repeats, args.threads)
     structural = {
         'encode': t['encoder_16k'] + t['decoder_16k'] + t['encoder_32k'],
         'decode': t['decoder_16k'] + t['decoder_32k'],
@@ -107,7 +170,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     structural['ratio_one_pass'] = (structural['encode'] + t['decoder_32k']) / single
     result = {'command': command_line('bench/profile_components.py', argv),
               'machine': machine(), 'threads': args.threads, 'batch': args.batch, 'seconds': args.seconds,
-              'solver': args.solver, 'seconds_per_component': t, 'structural': structural}
+              'solver': args.solver, 'seconds_per_component': t, 'structural': structural, 'deployed': deployed}
     print(f"{args.seconds:g} s of audio, batch {args.batch}, {args.threads} threads ({args.solver}); median seconds")
     for name, value in t.items():
         print(f"  {name:28s} {value:.4f}")
@@ -115,6 +178,12 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
           f"decode (D16 + D32) {structural['decode']:.4f}")
     print(f"  structural ratio to one 32 kHz branch: encode + decode {structural['ratio_encode_plus_decode']:.2f}, "
           f"one pass {structural['ratio_one_pass']:.2f}")
+    trip = deployed['round_trip']
+    print(f"  deployed graphs (ONNX Runtime), round trip {' + '.join(trip['graphs'])} = {trip['seconds']:.4f}:")
+    for name, graph in deployed['graphs'].items():
+        print(f"    {name:14s} {graph['seconds']:.4f}")
+    print("    by operator type: " + ', '.join(f"{op} {v['seconds']:.4f} ({100 * v['share']:.0f} %)"
+                                             for op, v in trip['operators'].items() if v['share'] >= 0.005))
     write_result(args.out, result)
     return 0
 

@@ -44,6 +44,8 @@ def test_deployed_model_codes_and_decodes_like_the_model(case, tmp_path):
     model = _model(case)
     deployed = deploy.DeployedModel.load(deploy.export_deployment(model, tmp_path / 'deployment', b'\0' * 16))
     assert deployed.branch_rates == model.branch_rates and deployed.total_codebooks == model.total_codebooks
+    assert model.summary() in repr(model) and model.summary() in repr(deployed)
+    assert f"{model.branches[0].sample_rate} Hz x {model.branches[0].total_codebooks} codebooks" in model.summary()
     rate = model.sample_rate
     # Lengths that are not whole frames nor the traced 50 frames, a batch of 3, and one shorter than a frame.
     for seconds, batch in [(2.3, 3), (0.61, 1), (0.004, 1)]:

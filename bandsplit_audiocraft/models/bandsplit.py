@@ -153,6 +153,5 @@ class BandSplitCompressionModel(BandSplitCoding, CompressionModel):
             branch_rates=rates)
 
     def extra_repr(self) -> str:
-        per = ', '.join(f"{b.name}: {b.sample_rate} Hz x {b.total_codebooks} codebooks" for b in self.branches)
-        return f"frame_rate={self.frame_rate:g}, bandwidth={self.bandwidth:g} kbps [{per}]"
+        return self.summary()
 

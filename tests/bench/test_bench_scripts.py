@@ -106,6 +106,16 @@ def test_profile_components_quick(tmp_path):
     s = result['structural']
     assert s['encode'] == pytest.approx(t['encoder_16k'] + t['decoder_16k'] + t['encoder_32k'])
     assert s['ratio_encode_plus_decode'] == pytest.approx((s['encode'] + s['decode']) / s['single_branch_32k'])
+    graphs = result['deployed']['graphs']
+    assert set(graphs) == {'encoder_16k', 'decoder_16k', 'encoder_32k', 'decoder_32k'}
+    for name, graph in graphs.items():
+        assert graph['seconds'] > 0 and 'Conv' in graph['operators'], name
+        assert 0 < sum(graph['operators'].values()) <= graph['seconds'] * 1.01, name  # kernels run one at a time
+    trip = result['deployed']['round_trip']
+    assert trip['graphs'] == ['encoder_16k', 'decoder_16k', 'encoder_32k', 'decoder_16k', 'decoder_32k']
+    assert trip['seconds'] == pytest.approx(sum(graphs[name]['seconds'] for name in trip['graphs']))
+    assert trip['operators']['Conv']['seconds'] == pytest.approx(
+        sum(graphs[name]['operators']['Conv'] for name in trip['graphs']))
 
 
 def test_startup_quick(tmp_path):
