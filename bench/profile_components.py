@@ -55,17 +55,14 @@ def deployed_profile(model: tp.Any, x: tp.Any, repeats: int, threads: int) -> tp
     import numpy as np
     import onnxruntime as ort
 
-    from bandsplit_audiocraft import bands
     from bandsplit_audiocraft.deploy import export_deployment
     folder = Path(tempfile.mkdtemp(prefix='profile-deployment-'))
     try:
         export_deployment(model, folder / 'deployment', bytes(16))
-        frames = model.num_frames(x.shape[-1])
-        x = bands.pad_to(x, frames * model.hop_length)
+        frames, targets = model._targets(x)  # the signal at every branch rate, whole frames, as `encode` sees it
         graphs = {}
-        for k, branch in enumerate(model.branches):
+        for k, (branch, audio) in enumerate(zip(model.branches, targets)):
             rate = f'{branch.sample_rate // 1000}k'
-            audio = bands.resample(x, model.sample_rate, branch.sample_rate, frames * branch.hop_length)
             latent = np.random.default_rng(k).standard_normal((x.shape[0], branch.latent_dim, frames), np.float32)
             graphs[f'encoder_{rate}'] = (f'encoder_{k}.onnx', {'audio': audio.numpy()})
             graphs[f'decoder_{rate}'] = (f'decoder_{k}.onnx', {'latent': latent})
