@@ -48,6 +48,7 @@ import shlex
 import sys
 import time
 
+from .baselines import TRAINING_ONLY
 from .data.music import DEFAULT_PACKAGE, MusicSetError, prepare_set, set_folder
 from .reproduction.claims import CLAIM_GROUPS, CLAIMS, assemble_claims
 from .reproduction.document import number, render_markdown
@@ -259,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.prepare_only:
             return 0
         runs = make_plan(args.models, shared, args.size)
-        launch = [f'num_threads={threads}', f'device={args.device}']
+        launch = [f'num_threads={threads}', f'device={args.device}', *TRAINING_ONLY]
         env = {'PYTORCH_CUDA_ALLOC_CONF': 'expandable_segments:True'} if args.device == 'cuda' else None
         train_all(runs, work / 'dora', results / 'logs', args.jobs, launch, env)
 

@@ -51,9 +51,10 @@ def overrides_for(name: str, args: argparse.Namespace) -> tp.List[str]:
               'dataset.valid.num_samples=4', 'dataset.evaluate.num_samples=2', 'dataset.generate.num_samples=1',
               'cascade.unit=epochs', f'cascade.branch_phase={args.epochs}', f'cascade.joint_phase={args.epochs}',
               f'num_threads={args.threads}']
+    from bandsplit_audiocraft.baselines import BANDSPLIT, TRAINING_ONLY, matched_overrides
+    common += TRAINING_ONLY  # only the train stages are timed
     if args.corpus_dir:
         common.append(f'corpus_dir={args.corpus_dir}')
-    from bandsplit_audiocraft.baselines import BANDSPLIT, matched_overrides
     if name in BASELINES:  # one phase as long as the whole cascade
         return matched_overrides(name, common, solver=args.solver)
     cascade = matched_overrides(BANDSPLIT, common, solver=args.solver)

@@ -10,10 +10,10 @@ import torch
 
 from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.models import BandSplitCompressionModel, get_bandsplit_model
-from bandsplit_audiocraft.utils.dora import DoraRun, finish, start
+from bandsplit_audiocraft.utils.dora import DoraRun, experiment_folder, finish, run_all, start
 
 __all__ = ['ANSI', 'BACKGROUND_RUNS', 'MODEL_PRESETS', 'background_run', 'build_tiny', 'dora_run', 'finish',
-           'make_signal', 'single_xp', 'table_rows', 'write_m4a', 'write_tracks']
+           'make_signal', 'single_xp', 'table_rows', 'train_together', 'write_m4a', 'write_tracks']
 
 # ---- models and signals ----------------------------------------------------------------------------------------
 
@@ -91,6 +91,14 @@ def dora_run(dora_dir: Path, overrides: tp.Sequence[str]) -> DoraRun:
     """Start `dora run` with experiments under `dora_dir` and its log in `<dora_dir>.log`, without `USER` in
     its environment (it must work where USER is unset); `finish` waits for it, killing it on timeout."""
     return start(overrides, dora_dir=dora_dir, env={'USER': None}, log=dora_dir.with_name(f'{dora_dir.name}.log'))
+
+
+def train_together(dora_dir: Path, runs: tp.Mapping[str, tp.Sequence[str]], jobs: int = 2) -> tp.Dict[str, Path]:
+    """Run every experiment of `runs` (name -> overrides) with `dora run`, `jobs` at a time on one thread each,
+    under `dora_dir` (logs `<dora_dir>/<name>.log`, `USER` unset as in `dora_run`); their folders by name."""
+    runs = {name: [*overrides, 'num_threads=1'] for name, overrides in runs.items()}
+    run_all(runs, jobs, dora_dir=dora_dir, env={'USER': None}, logs={name: dora_dir / f'{name}.log' for name in runs})
+    return {name: experiment_folder(overrides, dora_dir) for name, overrides in runs.items()}
 
 
 def single_xp(dora_dir: Path) -> Path:

@@ -2,11 +2,13 @@
 codec with DAC branches through the whole cascade with DAC's discriminators, and the DAC baseline with the same
 recipe; both export and load through audiocraft's API."""
 import json
+from pathlib import Path
+import typing as tp
 
 import pytest
 import torch
 
-from tests.helpers import dora_run, finish, single_xp
+from tests.helpers import train_together
 
 pytestmark = pytest.mark.slow
 
@@ -14,20 +16,30 @@ SHORT = ['solver=bandsplit_codec/dac_recipe_tiny', 'optim.updates_per_epoch=2', 
          'dataset.valid.num_samples=2', 'dataset.segment_duration=0.2']
 
 
-@pytest.mark.parametrize('model, phases, rates, codebooks', [
-    ('bandsplit/dac', [0, 1, 2], [16000, 32000], [4, 4]),
-    ('bandsplit/dac_32k', [0], [32000], [8]),
-])
-def test_dac_recipe_trains_exports_and_loads(model, phases, rates, codebooks, tmp_path, corpus_dir):
+MODELS = {  # model config: phases, branch rates, codebooks per branch
+    'bandsplit/dac': ([0, 1, 2], [16000, 32000], [4, 4]),
+    'bandsplit/dac_32k': ([0], [32000], [8]),
+}
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, corpus_dir) -> tp.Dict[str, Path]:
+    """Both models' short runs at once; a baseline trains as long as the cascade."""
+    return train_together(tmp_path_factory.mktemp('dora'), {
+        model: [*SHORT, f'model={model}', f'corpus_dir={corpus_dir}',
+                *(['cascade.joint_phase=3'] if len(rates) == 1 else [])]
+        for model, (_, rates, _) in MODELS.items()})
+
+
+@pytest.mark.parametrize('model', list(MODELS))
+def test_dac_recipe_trains_exports_and_loads(model, tmp_path, trained):
     from audiocraft.models import CompressionModel
 
     from bandsplit_audiocraft.export import export_checkpoint
     from bandsplit_audiocraft.models import DACBranch
 
-    extra = ['cascade.joint_phase=3'] if len(rates) == 1 else []  # a baseline trains as long as the cascade
-    finish(dora_run(tmp_path / 'dora', [*SHORT, f'model={model}', f'corpus_dir={corpus_dir}', *extra]),
-           timeout=1200)
-    xp = single_xp(tmp_path / 'dora')
+    phases, rates, codebooks = MODELS[model]
+    xp = trained[model]
     hist = json.loads((xp / 'history.json').read_text())
     assert sorted({int(h['train']['phase']) for h in hist}) == phases and len(hist) == 3
     names = ['low', 'high'] if len(rates) == 2 else ['high']

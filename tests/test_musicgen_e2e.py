@@ -3,6 +3,7 @@ band-split export as `compression_model_checkpoint` trains a language model on t
 codebooks and on the low band's alone, and its generate stage writes audio."""
 import json
 from pathlib import Path
+import typing as tp
 
 import pytest
 
@@ -10,7 +11,7 @@ from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.data.audio_io import read_audio
 from bandsplit_audiocraft.data.synthesis import high_band_fraction
 from bandsplit_audiocraft.export import export_model
-from tests.helpers import dora_run, finish, single_xp
+from tests.helpers import dora_run, finish, train_together
 
 pytestmark = pytest.mark.slow
 
@@ -23,15 +24,29 @@ def exported(tmp_path_factory, tiny_model) -> Path:
     return export_model(tiny_model, model_config(), tmp_path_factory.mktemp('codec') / 'codec.th')
 
 
-@pytest.mark.parametrize('band_overrides', [[], LOW_BAND], ids=['all_bands', 'low_band'])
-def test_musicgen_solver_trains_and_generates(tmp_path, corpus_dir, exported, band_overrides):
-    overrides = ['solver=musicgen/bandsplit_lm_tiny', f'compression_model_checkpoint=//pretrained/{exported}',
-                 f'corpus_dir={corpus_dir}', *band_overrides]
-    finish(dora_run(tmp_path / 'dora', overrides), timeout=1200)
-    xp = single_xp(tmp_path / 'dora')
-    # The same command again restores the finished run from its checkpoint (config and history unpickled, which
-    # torch >= 2.6 refuses by default) and has nothing left to train: it exits 0 and the history stays.
-    finish(dora_run(tmp_path / 'dora', overrides), timeout=600)
+BANDS = {'all_bands': [], 'low_band': LOW_BAND}
+
+
+def overrides_of(band: str, exported: Path, corpus_dir: Path) -> tp.List[str]:
+    return ['solver=musicgen/bandsplit_lm_tiny', f'compression_model_checkpoint=//pretrained/{exported}',
+            f'corpus_dir={corpus_dir}', *BANDS[band]]
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, corpus_dir, exported) -> tp.Tuple[Path, tp.Dict[str, Path]]:
+    """Both language models' runs at once: their dora folder, and their experiment folders by band."""
+    dora_dir = tmp_path_factory.mktemp('dora')
+    return dora_dir, train_together(dora_dir, {band: overrides_of(band, exported, corpus_dir) for band in BANDS})
+
+
+@pytest.mark.parametrize('band', list(BANDS))
+def test_musicgen_solver_trains_and_generates(band, trained, exported, corpus_dir):
+    dora_dir, xps = trained
+    xp = xps[band]
+    if band == 'all_bands':
+        # The same command again restores the finished run from its checkpoint (config and history unpickled,
+        # which torch >= 2.6 refuses by default) and has nothing left to train: it exits 0 and the history stays.
+        finish(dora_run(dora_dir, overrides_of(band, exported, corpus_dir)), timeout=600)
     history = json.loads((xp / 'history.json').read_text())
     ce = [epoch['train']['ce'] for epoch in history]
     print('train cross-entropy per epoch:', ce)
@@ -43,5 +58,5 @@ def test_musicgen_solver_trains_and_generates(tmp_path, corpus_dir, exported, ba
     for path in samples:
         wav, sample_rate = read_audio(path)
         assert sample_rate == 32000 and wav.shape[-1] > 0 and wav.abs().max() > 0
-        if band_overrides:  # low-band tokens decode to audio with (almost) nothing above 8 kHz
+        if BANDS[band]:  # low-band tokens decode to audio with (almost) nothing above 8 kHz
             assert high_band_fraction(wav, sample_rate) < 0.01

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import typing as tp
 
 from audiocraft.models import CompressionModel, EncodecModel, builders, loaders
 from omegaconf import OmegaConf
@@ -61,6 +62,37 @@ def python(code: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-c', code], cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
+def register_script(first: str) -> str:
+    """Import the plugin and audiocraft, `first` first, in a process started without the `.pth` file."""
+    imports = ['import bandsplit_audiocraft', 'import audiocraft.models']
+    return ("import sys\nimport bandsplit_audiocraft_hook\nbandsplit_audiocraft_hook.uninstall()\n"
+            + '\n'.join(imports if first == 'plugin' else imports[::-1]) + "\n"
+            "print(sorted({m.partition('.')[0] for m in sys.modules} & {'audiocraft', 'torch'}))\n"
+            "print(audiocraft.models.builders.get_compression_model.__module__)")
+
+
+@pytest.fixture(scope='module')
+def importing(tmp_path_factory, tiny_model) -> tp.Iterator[tp.Dict[str, subprocess.Popen]]:
+    """The fresh interpreters that import audiocraft (most of their time), started together: by test case."""
+    cwd = tmp_path_factory.mktemp('fresh')
+    path = export_model(tiny_model, model_config(), cwd / 'tiny.th')
+    scripts = {first: register_script(first) for first in ('plugin', 'audiocraft')}
+    scripts['get_pretrained'] = ("from audiocraft.models import CompressionModel\n"
+                                 f"print(type(CompressionModel.get_pretrained({str(path)!r})).__name__)")
+    scripts['import'] = 'import bandsplit_audiocraft'
+    procs = {name: subprocess.Popen([sys.executable, '-c', code], cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for name, code in scripts.items()}
+    yield procs
+    for proc in procs.values():  # those of deselected tests
+        proc.kill()
+        proc.communicate()
+
+
+def result(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = proc.communicate(timeout=900)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
 def test_startup_hook_imports_nothing_heavy(tmp_path):
     proc = python("import sys; print(sorted(m for m in sys.modules if m.partition('.')[0] in "
                   "('audiocraft', 'bandsplit_audiocraft', 'bandsplit_audiocraft_hook', 'torch')))", tmp_path)
@@ -69,14 +101,10 @@ def test_startup_hook_imports_nothing_heavy(tmp_path):
 
 
 @pytest.mark.parametrize('first', ['plugin', 'audiocraft'])
-def test_plugin_registers_once_audiocraft_loads(tmp_path, first):
+def test_plugin_registers_once_audiocraft_loads(tmp_path, first, importing):
     """In a process started without the `.pth` file: importing the plugin imports neither audiocraft nor torch,
     and the plugin is registered once both are imported, in either order."""
-    imports = ['import bandsplit_audiocraft', 'import audiocraft.models']
-    proc = python("import sys\nimport bandsplit_audiocraft_hook\nbandsplit_audiocraft_hook.uninstall()\n"
-                  + '\n'.join(imports if first == 'plugin' else imports[::-1]) + "\n"
-                  "print(sorted({m.partition('.')[0] for m in sys.modules} & {'audiocraft', 'torch'}))\n"
-                  "print(audiocraft.models.builders.get_compression_model.__module__)", tmp_path)
+    proc = result(importing[first])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "['audiocraft', 'torch']\nbandsplit_audiocraft.registry\n"
     if first == 'plugin':
@@ -85,16 +113,14 @@ def test_plugin_registers_once_audiocraft_loads(tmp_path, first):
         assert light.stdout == "[]\n", light.stderr
 
 
-def test_audiocraft_finds_the_plugin_without_its_import(tmp_path, tiny_model):
+def test_audiocraft_finds_the_plugin_without_its_import(importing):
     """A process that only imports audiocraft loads a band-split export."""
-    path = export_model(tiny_model, model_config(), tmp_path / 'tiny.th')
-    proc = python("from audiocraft.models import CompressionModel\n"
-                  f"print(type(CompressionModel.get_pretrained({str(path)!r})).__name__)", tmp_path)
+    proc = result(importing['get_pretrained'])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == 'BandSplitCompressionModel\n'
 
 
-def test_import_prints_nothing(tmp_path):
+def test_import_prints_nothing(importing):
     """With the locked dependencies, importing the plugin (and so audiocraft, torch, xformers) prints nothing."""
-    proc = python('import bandsplit_audiocraft', tmp_path)
+    proc = result(importing['import'])
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, '', '')

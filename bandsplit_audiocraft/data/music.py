@@ -16,7 +16,7 @@
    the source, the package's licence and the splits in `<set>/source.json`, so that a set prepared before, or
    copied from elsewhere, is used without its source.
 
-Used by `python -m bandsplit_audiocraft.reproduce` and `bench/quality_real_audio.py`.
+Used by `python -m bandsplit_audiocraft.reproduce`.
 
 Example:
     >>> data = prepare_set(Path('outputs/music'), clip_seconds=5.0, clips_per_track=12)  # doctest: +SKIP

@@ -52,7 +52,8 @@ def _models_table(result: Mapping) -> list[str]:
     stages = [model['stage_seconds'] for model in result['models'].values() if model.get('stage_seconds')]
     if len(stages) == len(result['models']):
         total = sum(stages)
-        lines[-1] += (f" With every stage (validation, evaluation, generation) the models took {total:.0f} s in "
+        lines[-1] += (f" With every stage the solvers ran (validation; evaluation and generation at their `every` "
+                      f"epochs but not at the last, which the scoring below replaces) the models took {total:.0f} s in "
                       f"all: {total / jobs / 3600:.2f} h of wall time at {jobs} at a time with no slot idle.")
     return lines + [""]
     return lines

@@ -275,6 +275,14 @@ class BandSplitCompressionSolver(CompressionSolver):
 
     # ---- evaluation --------------------------------------------------------------------------------------
 
+    def should_run_stage(self, stage_name: str) -> bool:
+        """audiocraft's rule (every `<stage>.every` epochs and at the last epoch), except that
+        `<stage>.last_epoch=false` leaves out the last epoch (the reproduction scores its models apart)."""
+        if self.cfg[stage_name].get('last_epoch', True):
+            return super().should_run_stage(stage_name)
+        every = self.cfg[stage_name].get('every')
+        return bool(every) and self.epoch % every == 0
+
     def evaluate(self):
         """Evaluate stage: reconstruction metrics of the full-band output and of every branch's output."""
         from ..evaluation.metrics import compute_metrics

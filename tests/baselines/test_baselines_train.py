@@ -1,10 +1,12 @@
 """Every baseline trains through the same `dora run` code path and loads back through audiocraft's API."""
 import json
+from pathlib import Path
+import typing as tp
 
 import pytest
 import torch
 
-from tests.helpers import dora_run, finish, single_xp
+from tests.helpers import train_together
 
 pytestmark = pytest.mark.slow
 
@@ -22,15 +24,21 @@ BASELINES = {
 }
 
 
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, corpus_dir) -> tp.Dict[str, Path]:
+    """Every baseline's short run, two at a time."""
+    return train_together(tmp_path_factory.mktemp('dora'),
+                          {name: [*SHORT_RUN, f'corpus_dir={corpus_dir}', *BASELINES[name][0]] for name in BASELINES})
+
+
 @pytest.mark.parametrize('name', list(BASELINES))
-def test_baseline_trains_exports_and_loads(name, tmp_path, corpus_dir):
+def test_baseline_trains_exports_and_loads(name, tmp_path, trained):
     from audiocraft.models import CompressionModel
 
     from bandsplit_audiocraft.export import export_checkpoint
 
-    overrides, sample_rate, codebooks, kbps, architecture = BASELINES[name]
-    finish(dora_run(tmp_path / 'dora', [*SHORT_RUN, f'corpus_dir={corpus_dir}', *overrides]), timeout=900)
-    xp = single_xp(tmp_path / 'dora')
+    _, sample_rate, codebooks, kbps, architecture = BASELINES[name]
+    xp = trained[name]
     hist = json.loads((xp / 'history.json').read_text())
     assert len(hist) == 1 and 'evaluate' in hist[0]
     assert hist[0]['train']['bandwidth'] == pytest.approx(kbps)

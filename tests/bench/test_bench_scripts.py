@@ -10,8 +10,6 @@ import sys
 
 import pytest
 
-from tests.helpers import write_tracks
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -71,29 +69,6 @@ def test_training_cost_quick(tmp_path):
         sum(p['seconds_per_update'] * p['epochs'] * 2 for p in runs['cascade']['phases'].values()))
     for c in result['comparison'].values():
         assert c['cascade_over_this'] == pytest.approx(result['cascade_total_seconds'] / c['same_updates_seconds'])
-
-
-@pytest.mark.slow
-def test_quality_real_audio_quick(tmp_path):
-    music = tmp_path / 'music'
-    write_tracks(music, 6)
-    work = tmp_path / 'work'
-    result = run_script('quality_real_audio.py', tmp_path / 'quality.json', '--folder', str(music), '--work',
-                        str(work), '--models', 'seanet_32k,dac_32k')
-    assert result['source'] == {'folder': str(music.resolve())}
-    assert [result['set'][s]['files'] for s in ('evaluate', 'valid', 'train')] == [1, 1, 4]
-    assert set(result['models']) == {'bandsplit', 'seanet_32k', 'dac_32k'}
-    for name, model in result['models'].items():
-        assert model['bitrate_kbps'] == pytest.approx(4.0), name
-        assert (work / 'models' / f'{name}.th').is_file()
-        assert 'mel_distance' in result['figures'][name]['32000']
-        assert result['figures'][name]['32000']['mel_distance']['mean'] >= 0
-    assert '16000' in result['figures']['bandsplit']  # the low branch's own operating point
-    assert Path(result['report']).is_file()
-    # The set is 32 kHz mono whatever the source's rate and channels.
-    import soundfile
-    info = soundfile.info(next((work.glob('set_*/audio/train/*.wav'))))
-    assert (info.samplerate, info.channels) == (32000, 1)
 
 
 @pytest.mark.slow

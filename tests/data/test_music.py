@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+import soundfile
 
 from bandsplit_audiocraft.data import music
 from tests.helpers import write_tracks
@@ -109,6 +110,9 @@ def test_set_is_reused_for_the_same_tracks_and_rebuilt_for_others(tmp_path):
     summary = music.build_set(music.assign_splits(tracks, tmp_path), out, 1.0, 2)
     assert [summary[s]['files'] for s in music.SPLITS] == [2, 2, 2]
     assert json.loads((out / music.COMPLETE).read_text()) == summary
+    for path in out.glob('audio/*/*.wav'):  # stereo 44.1 kHz tracks become 32 kHz mono files
+        assert (soundfile.info(path).samplerate, soundfile.info(path).channels) == (32000, 1), path
+    assert len(list(out.glob('audio/*/*.wav'))) == 6
     marker = out / 'audio' / 'train' / 'kept'
     marker.touch()
     assert music.build_set(music.assign_splits(tracks, tmp_path), out, 1.0, 2) == summary and marker.exists()

@@ -34,3 +34,16 @@ def test_only_the_last_epoch_checkpoints_are_kept(tmp_path, corpus_dir, monkeypa
     state = load_training_checkpoint(folder / 'checkpoint.th')
     assert len(state['history']) == EPOCHS and state['phase_state']['update'] == EPOCHS * UPDATES
     assert len(load_training_checkpoint(folder / f'checkpoint_{EPOCHS - 1}.th')['history']) == EPOCHS - 1
+
+
+def test_stages_left_out_at_the_last_epoch(tmp_path, corpus_dir, monkeypatch):
+    """`evaluate.last_epoch=false` / `generate.last_epoch=false`: the stages run every `every` epochs only."""
+    monkeypatch.setattr(main.dora, 'dir', tmp_path)
+    xp = main.get_xp([*SHORT_RUN, f'corpus_dir={corpus_dir}', 'evaluate.every=2', 'generate.every=2',
+                      'evaluate.last_epoch=false', 'generate.last_epoch=false'])
+    with xp.enter():
+        get_solver(xp.cfg).run()
+    history = json.loads((xp.folder / 'history.json').read_text())
+    assert [epoch for epoch, stages in enumerate(history, 1) if 'evaluate' in stages] == [2, 4]
+    assert [epoch for epoch, stages in enumerate(history, 1) if 'generate' in stages] == [2, 4]
+    assert sorted(p.name for p in (xp.folder / 'samples').iterdir()) == ['epoch_0002', 'epoch_0004']
