@@ -15,17 +15,31 @@ from tests.helpers import ANSI, table_rows
 REPO = Path(__file__).resolve().parent.parent
 
 
-def grid_table(grid: str, dora_dir: Path, *args: str, env: tp.Optional[dict] = None,
-               timeout: float = 600) -> str:
-    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir), **(env or {})}
-    out = subprocess.run([sys.executable, '-m', 'dora', 'grid', grid, *args], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return ANSI.sub('', out.stdout)
+def start_grid(grid: str, dora_dir: Path, *args: str) -> subprocess.Popen:
+    """`dora grid grid *args` with its XPs under `dora_dir`, started."""
+    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir)}
+    return subprocess.Popen([sys.executable, '-m', 'dora', 'grid', grid, *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def dry_run(grid: str, dora_dir: Path) -> list:
-    return [(name, sig) for name, _, sig in table_rows(grid_table(grid, dora_dir, '--dry_run', '--init'))]
+def rows_of(proc: subprocess.Popen) -> list:
+    """(name, signature) of the XPs a started `dora grid` listed."""
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    return [(name, sig) for name, _, sig in table_rows(ANSI.sub('', stdout))]
+
+
+@pytest.fixture(scope='module')
+def dry_runs(tmp_path_factory) -> tp.Iterator[tp.Dict[str, tp.Tuple[Path, subprocess.Popen]]]:
+    """`dora grid <grid> --dry_run --init` of both grids, started together: by grid, its dora folder and process."""
+    runs = {}
+    for grid in ('bandsplit.sweep', 'bandsplit.debug'):
+        dora_dir = tmp_path_factory.mktemp('dora')
+        runs[grid] = (dora_dir, start_grid(grid, dora_dir, '--dry_run', '--init'))
+    yield runs
+    for _, proc in runs.values():  # those of deselected tests
+        proc.kill()
+        proc.communicate()
 
 
 def describe_xp(dora_dir: Path, sig: str) -> tuple:
@@ -74,21 +88,22 @@ def expected_sweep() -> tp.List[tuple]:
 
 
 @pytest.mark.slow
-def test_sweep_lists_both_regimes_all_operating_points_and_baselines(tmp_path):
-    rows = dry_run('bandsplit.sweep', tmp_path)
+def test_sweep_lists_both_regimes_all_operating_points_and_baselines(dry_runs):
+    dora_dir, proc = dry_runs['bandsplit.sweep']
+    rows = rows_of(proc)
     assert len({sig for _, sig in rows}) == len(rows)
-    described = sorted(describe_xp(tmp_path, sig) for _, sig in rows)
+    described = sorted(describe_xp(dora_dir, sig) for _, sig in rows)
     assert described == sorted(expected_sweep())
     assert {d[4] for d in described} == {'cascade', 'joint'}
     assert sweep.BASELINES == ['seanet_32k', 'seanet_16k', 'dac_32k', 'dac_16k']
     # Registered XPs exist on disk with their config.
-    assert len(list((tmp_path / 'xps').iterdir())) == len(rows)
+    assert len(list((dora_dir / 'xps').iterdir())) == len(rows)
 
 
 @pytest.mark.slow
-def test_debug_grid(tmp_path):
-    rows = dry_run('bandsplit.debug', tmp_path)
-    described = [describe_xp(tmp_path, sig) for _, sig in rows]
+def test_debug_grid(dry_runs):
+    dora_dir, proc = dry_runs['bandsplit.debug']
+    described = [describe_xp(dora_dir, sig) for _, sig in rows_of(proc)]
     assert sorted(d[4] for d in described if len(d[1]) == 2) == ['cascade', 'joint']
     assert sorted(d[1] for d in described if len(d[1]) == 1) == [('dac',), ('seanet',)]
 
