@@ -248,13 +248,9 @@ class BandSplitCoding:
             return None
         return bands.resample(recons[-1], self.branch_rates[k - 1], self.branch_rates[k], length=length)
 
-    def encode(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None
-               ) -> tp.Tuple[torch.Tensor, tp.Optional[torch.Tensor]]:
-        """Encode `x` (`[B, C, T]`) to codes `[B, K, F]`, `F = ceil(T / hop)`, lowest branch first.
-
-        Returns `(codes, None)`: the model does no renormalization, so there is no scale.
-        """
-        x = self.check_audio(x, sample_rate)
+    def _code(self, x: torch.Tensor, decode_top: bool) -> tp.Tuple[torch.Tensor, tp.List[torch.Tensor]]:
+        """Codes of the checked `x` and the reconstructions `[y_1, ..., y_K]` decoded along the way (the top one only
+        when `decode_top`: encoding needs every branch's output but the top one's)."""
         _, targets = self._targets(x)
         codes: tp.List[torch.Tensor] = []
         recons: tp.List[torch.Tensor] = []
@@ -262,10 +258,30 @@ class BandSplitCoding:
             lower = self._lower(recons, k, target.shape[-1])
             branch_codes = branch.encode(bands.residual(target, lower))
             codes.append(branch_codes)
-            if k + 1 < len(self.branches):  # the top branch's decoded output is not needed to encode
+            if decode_top or k + 1 < len(self.branches):
                 out = branch.decode(branch_codes)
                 recons.append(out if lower is None else lower + out)
-        return torch.cat(codes, dim=1), None
+        return torch.cat(codes, dim=1), recons
+
+    def encode(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None
+               ) -> tp.Tuple[torch.Tensor, tp.Optional[torch.Tensor]]:
+        """Encode `x` (`[B, C, T]`) to codes `[B, K, F]`, `F = ceil(T / hop)`, lowest branch first.
+
+        Returns `(codes, None)`: the model does no renormalization, so there is no scale.
+        """
+        codes, _ = self._code(self.check_audio(x, sample_rate), decode_top=False)
+        return codes, None
+
+    def round_trip(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None
+                   ) -> tp.Tuple[torch.Tensor, torch.Tensor]:
+        """`(codes, audio)`: `encode(x)` and `decode(codes)` in one call, with the same operations, so the same
+        result, but with every branch decoded once. Separate calls decode the lower branches twice: encoding
+        decodes them to form the residual coded above them, and decoding again.
+
+        Audio is `[B, C, F * hop]`, as `decode` returns it.
+        """
+        codes, recons = self._code(self.check_audio(x, sample_rate), decode_top=True)
+        return codes, recons[-1]
 
     def split_codes(self, codes: torch.Tensor) -> tp.List[torch.Tensor]:
         """Split codes `[B, K, F]` into one `[B, K_k, F]` tensor per branch, filling the lowest first."""

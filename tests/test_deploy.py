@@ -62,6 +62,11 @@ def test_deployed_model_codes_and_decodes_like_the_model(case, tmp_path):
                 for ref, got in zip(model.decode_bands(codes[:, :n]), deployed.decode_bands(codes[:, :n])):
                     assert got.shape == ref.shape
                     assert (got - ref).abs().max() <= 1e-4
+                if n in (model.branches[0].total_codebooks, model.total_codebooks):
+                    for coder in (model, deployed):  # one call, every branch decoded once: encode, then decode
+                        trip_codes, audio = coder.round_trip(x)
+                        assert torch.equal(trip_codes, coder.encode(x)[0])
+                        assert torch.equal(audio, coder.decode(trip_codes))
             model.set_num_codebooks(model.total_codebooks)
             deployed.set_num_codebooks(deployed.total_codebooks)
 
