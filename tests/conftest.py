@@ -1,7 +1,6 @@
-"""Shared fixtures: tiny models built from the package's own configs, the embedded corpus, the background runs."""
+"""Shared fixtures: tiny models built from the package's own configs, the embedded corpus."""
 import os
 from pathlib import Path
-import typing as tp
 import warnings
 
 import pytest
@@ -11,7 +10,6 @@ warnings.filterwarnings('ignore', message='.*weight_norm.*')
 
 import bandsplit_audiocraft  # noqa: E402,F401  (registers the plugin)
 from bandsplit_audiocraft.models import BandSplitCompressionModel  # noqa: E402
-from tests.background import BACKGROUND_RUNS, Background  # noqa: E402
 from tests.helpers import build_tiny  # noqa: E402
 
 
@@ -39,16 +37,3 @@ def corpus_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('corpus')
     generate_corpus(root)
     return root
-
-
-@pytest.fixture(scope='session', autouse=True)
-def background(request, tmp_path_factory) -> tp.Iterator[Background]:
-    """The background runs (`tests.helpers.background_run`) of the selected tests, started with the session's first
-    test: they are slow subprocesses that mostly wait or run on one core, so they run while other tests do."""
-    runs = Background(tmp_path_factory.mktemp('background'))
-    selected = {getattr(item, 'originalname', item.name) for item in request.session.items}
-    for name, (test, make_args) in BACKGROUND_RUNS.items():
-        if test in selected:
-            runs.start(name, make_args(runs.folder))
-    yield runs
-    runs.stop()

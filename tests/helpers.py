@@ -1,4 +1,4 @@
-"""Helpers shared by test modules: tiny models, test signals, `dora run`, `dora grid` tables,
+"""Helpers shared by test modules: tiny models, test signals, background runs, `dora run`, `dora grid` tables,
 m4a files. Fixtures stay in the conftest files."""
 import math
 from pathlib import Path
@@ -12,7 +12,7 @@ from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.models import BandSplitCompressionModel, get_bandsplit_model
 from bandsplit_audiocraft.utils.dora import DoraRun, experiment_folder, finish, run_all, start
 
-__all__ = ['ANSI', 'MODEL_PRESETS', 'build_tiny', 'dora_run', 'finish',
+__all__ = ['ANSI', 'BACKGROUND_RUNS', 'MODEL_PRESETS', 'background_run', 'build_tiny', 'dora_run', 'finish',
            'make_signal', 'single_xp', 'table_rows', 'train_together', 'write_m4a', 'write_tracks']
 
 # ---- models and signals ----------------------------------------------------------------------------------------
@@ -69,6 +69,20 @@ def write_tracks(folder: Path, count: int, seconds: float = 3.0, sample_rate: in
         stereo = np.stack([wav, np.roll(wav, 17)], axis=1).astype(np.float32)
         (folder / f'disc{i % 2}').mkdir(parents=True, exist_ok=True)
         soundfile.write(folder / f'disc{i % 2}' / f'track{i}.flac', stereo, sample_rate)
+
+
+# ---- background runs of the codec tests (started by the `background` fixture of tests/codec) ---------------------
+
+#: Background runs: name -> (test that reads it, function of the run folder giving the arguments).
+BACKGROUND_RUNS: tp.Dict[str, tp.Tuple[str, tp.Callable[[Path], tp.List[str]]]] = {}
+
+
+def background_run(name: str, test: str) -> tp.Callable:
+    """Register `fn(folder) -> argv` as the background run `name`, read by the test function `test`."""
+    def register(fn: tp.Callable[[Path], tp.List[str]]) -> tp.Callable[[Path], tp.List[str]]:
+        BACKGROUND_RUNS[name] = (test, fn)
+        return fn
+    return register
 
 
 # ---- dora ----------------------------------------------------------------------------------------------------

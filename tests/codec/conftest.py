@@ -1,10 +1,14 @@
-"""Fixtures of the codec tests: tiny exported checkpoints, one torch thread.
+"""Fixtures of the codec tests: tiny exported checkpoints and the slow subprocesses.
 
-The two subprocess checks (`python -m bandsplit_audiocraft.codec --help` and the peak memory probe) are slow to
-start (they import audiocraft): they are background runs (`tests.background`), started with the
-session and read by their tests.
+The codec tests run on one torch thread (`one_thread`). The two subprocess checks (`python -m
+bandsplit_audiocraft.codec --help` and the peak memory probe) are slow to start (they import audiocraft): they are
+started in the background as soon as the first codec test runs (only when the tests that read them are
+selected) and run while the in-process tests do; those tests then wait for them.
 """
+import os
 from pathlib import Path
+import subprocess
+import sys
 import typing as tp
 
 import pytest
@@ -13,6 +17,9 @@ import torch
 from bandsplit_audiocraft.codec.model_io import Codec, load_codec
 from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.export import export_model
+from tests.helpers import BACKGROUND_RUNS
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope='package', autouse=True)
@@ -49,3 +56,40 @@ def other_checkpoint(tiny_checkpoint) -> Path:
 def codec(tiny_checkpoint) -> Codec:
     """The tiny checkpoint loaded the way the command line loads it."""
     return load_codec(tiny_checkpoint, 'cpu')
+
+
+class Background:
+    """Subprocesses started early, read later by name."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, args: tp.Sequence[str]) -> None:
+        if name in self.procs:
+            return
+        env = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1'}
+        self.procs[name] = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def result(self, name: str, timeout: float = 600) -> tuple[int, str, str]:
+        """`(returncode, stdout, stderr)` of a started run, waiting for it."""
+        stdout, stderr = self.procs[name].communicate(timeout=timeout)
+        return self.procs[name].returncode, stdout, stderr
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+@pytest.fixture(scope='session', autouse=True)
+def background(request, tmp_path_factory) -> tp.Iterator[Background]:
+    runs = Background(tmp_path_factory.mktemp('background'))
+    selected = {getattr(item, 'originalname', item.name) for item in request.session.items}
+    for name, (test, make_args) in BACKGROUND_RUNS.items():
+        if test in selected:
+            runs.start(name, make_args(runs.folder))
+    yield runs
+    runs.stop()

@@ -15,8 +15,7 @@ from bandsplit_audiocraft.codec import bitstream as bs
 from bandsplit_audiocraft.codec import cli, container, model_io
 from bandsplit_audiocraft.codec.streaming import decode_long, encode_long
 from bandsplit_audiocraft.data.audio_io import read_audio, write_wav
-from tests.background import background_run
-from tests.helpers import make_signal
+from tests.helpers import background_run, make_signal
 
 CPU = ('--device', 'cpu', '-q')
 

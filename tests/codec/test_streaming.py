@@ -11,8 +11,7 @@ import torch
 from bandsplit_audiocraft.codec.audio_stream import SoundFileSource, TensorSource, WavWriter, open_source
 from bandsplit_audiocraft.codec.streaming import decode_long, encode_long, iter_decode, plan_chunks
 from bandsplit_audiocraft.data.audio_io import read_audio
-from tests.background import background_run
-from tests.helpers import build_tiny, make_signal
+from tests.helpers import background_run, build_tiny, make_signal
 
 
 def test_plan_chunks_tiles_the_frames():
@@ -155,7 +154,7 @@ import torch
 from bandsplit_audiocraft.codec.model_io import Codec
 from bandsplit_audiocraft.codec.operations import ChunkOptions, compress_file, decompress_file
 from bandsplit_audiocraft.data.audio_io import write_wav
-from tests.helpers import build_tiny, make_signal
+from tests.helpers import background_run, build_tiny, make_signal
 
 def status(key):
     with open('/proc/self/status') as f:
