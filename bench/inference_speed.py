@@ -6,6 +6,8 @@ Four programs, all at 32 kHz, 50 Hz frames, 8 codebooks of 1024 entries (4 kbps)
   model (`CompressionModel.get_pretrained`'s, and the command line's with `--reference`);
 - `deployed`: the same model deployed (`bandsplit_audiocraft.deploy`: its branches as ONNX graphs run by ONNX
   Runtime, the command line's default on the CPU; CPU only);
+- `bandsplit_bf16`: the same PyTorch model in its approximate bfloat16 mode (`set_precision('bfloat16')`, the
+  command line's `--precision bfloat16`): encoders and decoders under `torch.autocast` in bfloat16;
 - `seanet_32k`: the single-branch baseline, run through the same code (`BandSplitCompressionModel`);
 - `encodec`: audiocraft's stock `EncodecModel` built by `audiocraft.models.builders.get_compression_model`
   from the same SEANet/RVQ settings, used as users run it (`model.encode(x)`, `model.decode(codes)`).
@@ -24,7 +26,7 @@ Measured, on CPU with `--threads` threads (or on `--device cuda`):
   reported instead of taking the machine down.
 
 Ratios are bandsplit / seanet_32k (target <= 1.5: the 16 kHz branch costs about half the 32 kHz one) and
-bandsplit / encodec (target <= 1.0), for both band-split programs, on round-trip time; and the band-split
+bandsplit / encodec (target <= 1.0), for every band-split program, on round-trip time; and the band-split
 real-time factors on 2 threads (target >= 10). The round trip is `encode` then `decode` (compressing then
 restoring a file); the 10 s cases also time one call that encodes and decodes: the forward pass `model(x)`
 (encode, quantize and decode at once) of the PyTorch programs, `round_trip(x)` of the deployed codec. The
@@ -54,8 +56,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import command_line, machine, write_result  # noqa: E402
 
-PROGRAMS = ('bandsplit', 'deployed', 'seanet_32k', 'encodec')
-BANDSPLIT = ('bandsplit', 'deployed')  # the programs whose ratios to the others are the targets
+PROGRAMS = ('bandsplit', 'deployed', 'bandsplit_bf16', 'seanet_32k', 'encodec')
+BANDSPLIT = ('bandsplit', 'deployed', 'bandsplit_bf16')  # the programs whose ratios to the others are the targets
 SAMPLE_RATE = 32000
 
 
@@ -77,6 +79,10 @@ def build(program: str, solver: str, device: str) -> tp.Any:
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         export_deployment(build('bandsplit', solver, device), folder / 'deployment', bytes(16))
         return DeployedModel.load(folder / 'deployment', threads=torch.get_num_threads())
+    if program == 'bandsplit_bf16':
+        model = build('bandsplit', solver, device)
+        model.set_precision('bfloat16')
+        return model
 
     from bandsplit_audiocraft.baselines import COMPARED
     from bandsplit_audiocraft.configs import model_config
@@ -237,7 +243,7 @@ def measure_short(args: argparse.Namespace) -> tp.Dict[str, tp.Any]:
 
 
 def ratios(round_trip: tp.Dict[str, tp.Optional[float]]) -> tp.Dict[str, tp.Optional[float]]:
-    """`<band-split program>_over_<other>` for both band-split programs and the two references."""
+    """`<band-split program>_over_<other>` for every band-split program and the two references."""
     out: tp.Dict[str, tp.Optional[float]] = {}
     for ours in BANDSPLIT:
         for other in ('seanet_32k', 'encodec'):
@@ -275,12 +281,12 @@ def print_table(cases: tp.Dict[str, tp.Any]) -> None:
         print(f"\n{name}: round trip (x real time), median")
         for p, v in case['programs'].items():
             if 'error' in v:
-                print(f"  {p:11s} {v['error']}")
+                print(f"  {p:14s} {v['error']}")
                 continue
             mem = (f", peak {v['peak_rss_above_baseline'] / 2 ** 20:.0f} MiB above the loaded model"
                    if 'peak_rss_above_baseline' in v else '')
             one_pass = (f"; one pass {v['one_pass_s']:.3f} s = {v['one_pass_rtf']:.1f}x" if 'one_pass_s' in v else '')
-            print(f"  {p:11s} encode {v['encode_s']:.3f} s, decode {v['decode_s']:.3f} s, round trip "
+            print(f"  {p:14s} encode {v['encode_s']:.3f} s, decode {v['decode_s']:.3f} s, round trip "
                   f"{v['round_trip_s']:.3f} s = {v['round_trip_rtf']:.1f}x real time{one_pass}{mem}")
         fmt = (lambda v: f"{v:.2f}" if v is not None else 'n/a')  # noqa: E731
         print("  ratios (targets: /seanet_32k <= 1.5, /encodec <= 1.0): "

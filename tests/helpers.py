@@ -3,6 +3,7 @@ m4a files. Fixtures stay in the conftest files."""
 import math
 from pathlib import Path
 import re
+import subprocess
 import typing as tp
 
 import numpy as np
@@ -10,10 +11,10 @@ import torch
 
 from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.models import BandSplitCompressionModel, get_bandsplit_model
-from bandsplit_audiocraft.utils.dora import DoraRun, experiment_folder, finish, run_all, start
+from bandsplit_audiocraft.utils.dora import REPO, DoraRun, experiment_folder, finish, run_all, start
 
-__all__ = ['ANSI', 'BACKGROUND_RUNS', 'MODEL_PRESETS', 'background_run', 'build_tiny', 'dora_run', 'finish',
-           'make_signal', 'single_xp', 'table_rows', 'train_together', 'write_m4a', 'write_tracks']
+__all__ = ['ANSI', 'BACKGROUND_RUNS', 'MODEL_PRESETS', 'Started', 'background_run', 'build_tiny', 'dora_run',
+           'finish', 'make_signal', 'single_xp', 'table_rows', 'train_together', 'write_m4a', 'write_tracks']
 
 # ---- models and signals ----------------------------------------------------------------------------------------
 
@@ -73,6 +74,33 @@ def write_tracks(folder: Path, count: int, seconds: float = 3.0, sample_rate: in
 
 # ---- background runs of the codec tests (started by the `background` fixture of tests/codec) ---------------------
 
+class Started:
+    """Subprocesses started together and read later by name, so that their slow imports overlap with one another and
+    with the tests; `stop` kills those still running (the ones of deselected tests)."""
+
+    def __init__(self) -> None:
+        self.procs: tp.Dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, argv: tp.Sequence[str], cwd: tp.Union[str, Path] = REPO,
+              env: tp.Optional[tp.Mapping[str, str]] = None) -> None:
+        """Start `argv` as `name`, unless a process of that name was started already."""
+        if name not in self.procs:
+            self.procs[name] = subprocess.Popen(list(argv), cwd=cwd, env=None if env is None else dict(env),
+                                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def result(self, name: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        """What the process `name` printed and its exit status, once it has ended."""
+        proc = self.procs[name]
+        stdout, stderr = proc.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
 #: Background runs: name -> (test that reads it, function of the run folder giving the arguments).
 BACKGROUND_RUNS: tp.Dict[str, tp.Tuple[str, tp.Callable[[Path], tp.List[str]]]] = {}
 
@@ -93,11 +121,14 @@ def dora_run(dora_dir: Path, overrides: tp.Sequence[str]) -> DoraRun:
     return start(overrides, dora_dir=dora_dir, env={'USER': None}, log=dora_dir.with_name(f'{dora_dir.name}.log'))
 
 
-def train_together(dora_dir: Path, runs: tp.Mapping[str, tp.Sequence[str]], jobs: int = 2) -> tp.Dict[str, Path]:
+def train_together(dora_dir: Path, runs: tp.Mapping[str, tp.Sequence[str]], jobs: int = 2,
+                   timeout: float = 1200) -> tp.Dict[str, Path]:
     """Run every experiment of `runs` (name -> overrides) with `dora run`, `jobs` at a time on one thread each,
-    under `dora_dir` (logs `<dora_dir>/<name>.log`, `USER` unset as in `dora_run`); their folders by name."""
+    under `dora_dir` (logs `<dora_dir>/<name>.log`, `USER` unset as in `dora_run`), each killed after `timeout`
+    seconds; their folders by name."""
     runs = {name: [*overrides, 'num_threads=1'] for name, overrides in runs.items()}
-    run_all(runs, jobs, dora_dir=dora_dir, env={'USER': None}, logs={name: dora_dir / f'{name}.log' for name in runs})
+    run_all(runs, jobs, dora_dir=dora_dir, env={'USER': None}, logs={name: dora_dir / f'{name}.log' for name in runs},
+            timeout=timeout)
     return {name: experiment_folder(overrides, dora_dir) for name, overrides in runs.items()}
 
 

@@ -10,36 +10,28 @@ import typing as tp
 import pytest
 
 from grids.bandsplit import sweep
-from tests.helpers import ANSI, table_rows
+from tests.helpers import ANSI, Started, table_rows
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def start_grid(grid: str, dora_dir: Path, *args: str) -> subprocess.Popen:
-    """`dora grid grid *args` with its XPs under `dora_dir`, started."""
-    env = {**os.environ, 'AUDIOCRAFT_DORA_DIR': str(dora_dir)}
-    return subprocess.Popen([sys.executable, '-m', 'dora', 'grid', grid, *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def rows_of(proc: subprocess.Popen) -> list:
-    """(name, signature) of the XPs a started `dora grid` listed."""
-    stdout, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == 0, stderr[-3000:]
-    return [(name, sig) for name, _, sig in table_rows(ANSI.sub('', stdout))]
+def rows_of(proc: subprocess.CompletedProcess) -> list:
+    """(name, signature) of the XPs an ended `dora grid` listed."""
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [(name, sig) for name, _, sig in table_rows(ANSI.sub('', proc.stdout))]
 
 
 @pytest.fixture(scope='module')
-def dry_runs(tmp_path_factory) -> tp.Iterator[tp.Dict[str, tp.Tuple[Path, subprocess.Popen]]]:
-    """`dora grid <grid> --dry_run --init` of both grids, started together: by grid, its dora folder and process."""
-    runs = {}
+def dry_runs(tmp_path_factory) -> tp.Iterator[tp.Tuple[tp.Dict[str, Path], Started]]:
+    """`dora grid <grid> --dry_run --init` of both grids, started together: their dora folders and the processes,
+    by grid."""
+    folders, procs = {}, Started()
     for grid in ('bandsplit.sweep', 'bandsplit.debug'):
-        dora_dir = tmp_path_factory.mktemp('dora')
-        runs[grid] = (dora_dir, start_grid(grid, dora_dir, '--dry_run', '--init'))
-    yield runs
-    for _, proc in runs.values():  # those of deselected tests
-        proc.kill()
-        proc.communicate()
+        folders[grid] = tmp_path_factory.mktemp('dora')
+        procs.start(grid, [sys.executable, '-m', 'dora', 'grid', grid, '--dry_run', '--init'],
+                    env={**os.environ, 'AUDIOCRAFT_DORA_DIR': str(folders[grid])})
+    yield folders, procs
+    procs.stop()
 
 
 def describe_xp(dora_dir: Path, sig: str) -> tuple:
@@ -89,8 +81,9 @@ def expected_sweep() -> tp.List[tuple]:
 
 @pytest.mark.slow
 def test_sweep_lists_both_regimes_all_operating_points_and_baselines(dry_runs):
-    dora_dir, proc = dry_runs['bandsplit.sweep']
-    rows = rows_of(proc)
+    folders, procs = dry_runs
+    dora_dir = folders['bandsplit.sweep']
+    rows = rows_of(procs.result('bandsplit.sweep', timeout=600))
     assert len({sig for _, sig in rows}) == len(rows)
     described = sorted(describe_xp(dora_dir, sig) for _, sig in rows)
     assert described == sorted(expected_sweep())
@@ -102,8 +95,9 @@ def test_sweep_lists_both_regimes_all_operating_points_and_baselines(dry_runs):
 
 @pytest.mark.slow
 def test_debug_grid(dry_runs):
-    dora_dir, proc = dry_runs['bandsplit.debug']
-    described = [describe_xp(dora_dir, sig) for _, sig in rows_of(proc)]
+    folders, procs = dry_runs
+    described = [describe_xp(folders['bandsplit.debug'], sig)
+                 for _, sig in rows_of(procs.result('bandsplit.debug', timeout=600))]
     assert sorted(d[4] for d in described if len(d[1]) == 2) == ['cascade', 'joint']
     assert sorted(d[1] for d in described if len(d[1]) == 1) == [('dac',), ('seanet',)]
 

@@ -11,7 +11,7 @@ import bandsplit_audiocraft
 from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.export import export_model, model_id
 from bandsplit_audiocraft.models import BandSplitCompressionModel
-from tests.helpers import build_tiny
+from tests.helpers import Started, build_tiny
 
 
 def test_register_is_idempotent_and_active():
@@ -72,7 +72,7 @@ def register_script(first: str) -> str:
 
 
 @pytest.fixture(scope='module')
-def importing(tmp_path_factory, tiny_model) -> tp.Iterator[tp.Dict[str, subprocess.Popen]]:
+def importing(tmp_path_factory, tiny_model) -> tp.Iterator[Started]:
     """The fresh interpreters that import audiocraft (most of their time), started together: by test case."""
     cwd = tmp_path_factory.mktemp('fresh')
     path = export_model(tiny_model, model_config(), cwd / 'tiny.th')
@@ -80,17 +80,11 @@ def importing(tmp_path_factory, tiny_model) -> tp.Iterator[tp.Dict[str, subproce
     scripts['get_pretrained'] = ("from audiocraft.models import CompressionModel\n"
                                  f"print(type(CompressionModel.get_pretrained({str(path)!r})).__name__)")
     scripts['import'] = 'import bandsplit_audiocraft'
-    procs = {name: subprocess.Popen([sys.executable, '-c', code], cwd=cwd, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True) for name, code in scripts.items()}
+    procs = Started()
+    for name, code in scripts.items():
+        procs.start(name, [sys.executable, '-c', code], cwd=cwd)
     yield procs
-    for proc in procs.values():  # those of deselected tests
-        proc.kill()
-        proc.communicate()
-
-
-def result(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    stdout, stderr = proc.communicate(timeout=900)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    procs.stop()
 
 
 def test_startup_hook_imports_nothing_heavy(tmp_path):
@@ -104,7 +98,7 @@ def test_startup_hook_imports_nothing_heavy(tmp_path):
 def test_plugin_registers_once_audiocraft_loads(tmp_path, first, importing):
     """In a process started without the `.pth` file: importing the plugin imports neither audiocraft nor torch,
     and the plugin is registered once both are imported, in either order."""
-    proc = result(importing[first])
+    proc = importing.result(first)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "['audiocraft', 'torch']\nbandsplit_audiocraft.registry\n"
     if first == 'plugin':
@@ -115,12 +109,12 @@ def test_plugin_registers_once_audiocraft_loads(tmp_path, first, importing):
 
 def test_audiocraft_finds_the_plugin_without_its_import(importing):
     """A process that only imports audiocraft loads a band-split export."""
-    proc = result(importing['get_pretrained'])
+    proc = importing.result('get_pretrained')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == 'BandSplitCompressionModel\n'
 
 
 def test_import_prints_nothing(importing):
     """With the locked dependencies, importing the plugin (and so audiocraft, torch, xformers) prints nothing."""
-    proc = result(importing['import'])
+    proc = importing.result('import')
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, '', '')

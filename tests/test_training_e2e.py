@@ -104,3 +104,12 @@ def test_failed_runs_are_reported_once_all_have_ended(tmp_path):
     assert all(log.is_file() for log in logs.values())
     with pytest.raises(ValueError, match='jobs must be at least 1'):
         run_all(runs, 0)
+
+
+def test_a_run_past_its_time_limit_is_killed(tmp_path):
+    log = tmp_path / 'slow.log'
+    began = time.time()
+    with pytest.raises(DoraRunError, match=f"slow: killed after 2 s, its time limit; its log: {log}"):
+        run_all({'slow': ['solver=bandsplit_codec/tiny']}, 1, dora_dir=tmp_path / 'dora', logs={'slow': log},
+                poll=0.2, timeout=2)
+    assert time.time() - began < 10

@@ -17,6 +17,7 @@ from pathlib import Path
 import sys
 import typing as tp
 
+from ..precision import PRECISIONS, REFERENCE
 from . import bitstream as bs
 from .defaults import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SECONDS, DEFAULT_CONTEXT_SECONDS
 
@@ -100,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="on the CPU, run the PyTorch model through audiocraft instead of the checkpoint's "
                             "deployment (ONNX Runtime, made and cached on first use; same codes, same audio to "
                             "float rounding, faster to start and to run)")
+    group.add_argument('--precision', choices=PRECISIONS, default=REFERENCE,
+                       help=f"{REFERENCE} (default), or an approximate mode: the PyTorch model (as with --reference) "
+                            "with its encoders and decoders in that dtype, faster on CPUs with bfloat16 instructions "
+                            "and on GPUs; its codes and audio differ slightly from the default's (BENCHMARKS.md)")
     chunks = model.add_argument_group('long audio')
     chunks.add_argument('--chunk-seconds', type=_positive_float, default=DEFAULT_CHUNK_SECONDS, metavar='S',
                         help=f"audio coded per window; memory depends on this, not on the file's duration "
@@ -283,7 +288,7 @@ def _load(args: argparse.Namespace) -> tp.Any:
         import torch
         torch.set_num_threads(args.threads)
     codec = model_io.load_codec(args.checkpoint, args.device, reference=getattr(args, 'reference', False),
-                                threads=getattr(args, 'threads', None))
+                                threads=getattr(args, 'threads', None), precision=getattr(args, 'precision', REFERENCE))
     if codec.model.channels != 1:
         raise ValueError(f"The model codes {codec.model.channels} channels jointly; this command line supports "
                          f"mono models, which code every channel separately.")

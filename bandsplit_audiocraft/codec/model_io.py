@@ -4,7 +4,8 @@
 the 16 bytes written in every stream and checked before decoding (`check_stream`). On the CPU the model is
 the checkpoint's deployment (`deploy.DeployedModel`: ONNX Runtime, no audiocraft import, made and cached on
 first use); elsewhere, or with `reference=True`, it is the PyTorch model loaded through audiocraft's
-`CompressionModel.get_pretrained`. Both give the same codes and the same audio to float rounding.
+`CompressionModel.get_pretrained`. Both give the same codes and the same audio to float rounding. An approximate
+`precision` (bfloat16) runs the PyTorch model with its encoders and decoders in that dtype.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 from pathlib import Path
 import typing as tp
 
+from ..precision import REFERENCE
 from ..utils import PathLike
 from . import bitstream as bs
 
@@ -43,18 +45,20 @@ class Codec:
 
 
 def load_codec(checkpoint: PathLike, device: str = 'cpu', reference: bool = False,
-               threads: tp.Optional[int] = None) -> Codec:
+               threads: tp.Optional[int] = None, precision: str = REFERENCE) -> Codec:
     """Load an exported checkpoint (`export.export_model`) on `device` (`auto`, `cpu`, `cuda:1`...).
 
-    On the CPU, unless `reference`, the checkpoint's deployment runs it with `threads` threads (default:
-    torch's thread count). Raises `FileNotFoundError` for a missing checkpoint and `ValueError` with the reason
-    for an unknown or unavailable device or a file that is not an exported band-split model.
+    On the CPU, unless `reference` or an approximate `precision` (`precision.PRECISIONS`; the PyTorch model runs
+    it, `BandSplitCompressionModel.set_precision`, which raises `ValueError` for an unknown one), the checkpoint's
+    deployment runs it with `threads` threads (default: torch's thread count). Raises `FileNotFoundError` for a
+    missing checkpoint and `ValueError` with the reason for an unknown or unavailable device or a file that is not
+    an exported band-split model.
     """
     from ..utils.devices import resolve_device
 
     path = Path(checkpoint)
     device = resolve_device(device)
-    if device == 'cpu' and not reference:
+    if device == 'cpu' and not reference and precision == REFERENCE:
         from ..deploy import DeployedModel, deployment
         deployed = DeployedModel.load(deployment(path), threads=threads)
         deployed.set_num_codebooks(deployed.total_codebooks)
@@ -67,6 +71,7 @@ def load_codec(checkpoint: PathLike, device: str = 'cpu', reference: bool = Fals
         raise ValueError(f"Checkpoint {str(path)!r} holds a {type(model).__name__}, not a band-split model.")
     identity = model_id(path)
     model.set_num_codebooks(model.total_codebooks)
+    model.set_precision(precision)
     return Codec(model=model, model_id=identity, checkpoint=path)
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from .. import bands
 from ..coding import BandSplitCoding
+from ..precision import PRECISIONS
 from .branch import Branch
 
 
@@ -102,6 +103,25 @@ class BandSplitCompressionModel(BandSplitCoding, CompressionModel):
 
     def _dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
+
+    @property
+    def precision(self) -> str:
+        """Precision of the encoders and decoders in `encode`, `decode` and `round_trip` (`set_precision`)."""
+        return self.branches[0].precision
+
+    def set_precision(self, precision: str) -> None:
+        """Run the encoders and decoders of `encode`, `decode` and `round_trip` in `precision`.
+
+        'float32' (the default) is the reference. 'bfloat16' is an approximate mode: the encoders and decoders
+        run under `torch.autocast` in bfloat16 (the quantizers, resampling and residuals stay in float32), which
+        is faster on CPUs with bfloat16 instructions (AVX512-BF16, AMX) and on GPUs, and slower elsewhere; its
+        codes and audio differ slightly from the reference's (BENCHMARKS.md measures both costs). The training
+        forward pass is not affected.
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        for branch in self.branches:
+            branch.precision = precision
 
     def forward(self, x: torch.Tensor, sample_rate: tp.Optional[int] = None,
                 num_branches: tp.Optional[int] = None) -> BandSplitResult:

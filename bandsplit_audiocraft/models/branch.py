@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..coding import CodingBranch
+from ..precision import REFERENCE
 
 
 class Branch(CodingBranch, nn.Module):
@@ -48,7 +49,15 @@ class Branch(CodingBranch, nn.Module):
         self.sample_rate = int(sample_rate)
         self.name = name or f"{self.sample_rate}hz"
         self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
+        self.precision = REFERENCE  # of the encoder and decoder in `encode` / `decode` (`precision.PRECISIONS`)
 
+    def _network(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """`module(x)` for the coding steps (the encoder in `_encode`, the decoder in `_decode`), run in the branch's
+        `precision` and returned in `x`'s dtype; the quantizer around it always runs in the model's dtype."""
+        if self.precision == REFERENCE:
+            return module(x)
+        with torch.autocast(x.device.type, dtype=getattr(torch, self.precision)):
+            return module(x).to(x.dtype)
 
     def forward(self, x: torch.Tensor) -> qt.QuantizedResult:
         """Code `x` (`[B, C, F * hop]`); the result's `x` is the decoded signal of the same shape."""
@@ -136,7 +145,7 @@ class CodecBranch(Branch):
         return q_res
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.quantizer.encode(self.encoder(x))
+        return self.quantizer.encode(self._network(self.encoder, x))
 
     def _decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
         return self.quantizer.decode(codes)
@@ -146,7 +155,7 @@ class CodecBranch(Branch):
         return torch.stack([layer.decode(entries)[0].t() for layer in self.quantizer.vq.layers])
 
     def _decode(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latent)
+        return self._network(self.decoder, latent)
 
     @classmethod
     def from_config(cls, sample_rate: int, blocks: tp.Dict[str, tp.Dict[str, tp.Any]], channels: int = 1,

@@ -104,8 +104,11 @@ class DACBranch(Branch):
         self._num_codebooks = int(n)
 
     def _decode(self, latent: torch.Tensor) -> torch.Tensor:
-        y = self.decoder(latent)
-        length = latent.shape[-1] * self.hop_length
+        return self._whole_frames(self._network(self.decoder, latent), latent.shape[-1])
+
+    def _whole_frames(self, y: torch.Tensor, frames: int) -> torch.Tensor:
+        """The decoder's output `y` padded or cut to `frames * hop` samples."""
+        length = frames * self.hop_length
         return F.pad(y, (0, length - y.shape[-1])) if y.shape[-1] < length else y[..., :length]
 
     def _code(self, x: torch.Tensor) -> QuantizedResult:
@@ -114,14 +117,14 @@ class DACBranch(Branch):
         z_q, codes, _, commitment, codebook = self.quantizer(self.encoder(x), n_quantizers=self._num_codebooks)
         penalty = COMMITMENT_WEIGHT * commitment + CODEBOOK_WEIGHT * codebook
         bandwidth = torch.tensor(self.bandwidth, device=x.device)
-        return QuantizedResult(self._decode(z_q), codes, bandwidth, penalty=penalty,
+        return QuantizedResult(self._whole_frames(self.decoder(z_q), z_q.shape[-1]), codes, bandwidth, penalty=penalty,
                                metrics={'commitment': commitment, 'codebook': codebook})
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         was_training = self.quantizer.training
         self.quantizer.eval()  # DAC's quantizer ignores `n_quantizers` in training mode
         try:
-            return self.quantizer(self.encoder(x), n_quantizers=self._num_codebooks)[1]
+            return self.quantizer(self._network(self.encoder, x), n_quantizers=self._num_codebooks)[1]
         finally:
             self.quantizer.train(was_training)
 

@@ -102,7 +102,7 @@ def dora_run(overrides: tp.Sequence[str], *, dora_dir: tp.Optional[PathLike] = N
 def run_all(runs: tp.Mapping[str, tp.Sequence[str]], jobs: int, *, dora_dir: tp.Optional[PathLike] = None,
             env: tp.Optional[tp.Mapping[str, tp.Optional[str]]] = None,
             logs: tp.Optional[tp.Mapping[str, tp.Optional[PathLike]]] = None,
-            poll: float = 1.0) -> tp.Dict[str, float]:
+            poll: float = 1.0, timeout: tp.Optional[float] = None) -> tp.Dict[str, float]:
     """Run every experiment of `runs` (name -> overrides) with `dora run`, `jobs` at a time, in their order.
 
     A failed run does not stop the others; an interrupt (or any error of ours) kills those still running.
@@ -113,6 +113,7 @@ def run_all(runs: tp.Mapping[str, tp.Sequence[str]], jobs: int, *, dora_dir: tp.
         dora_dir, env: as for `start`, for every run.
         logs: log file of each run (`start`'s `log`); a run not in it writes to our output.
         poll: seconds between two looks at the running experiments.
+        timeout: seconds a run may take; one still running then is killed and counts as failed.
     Returns:
         The wall seconds each run took, by name.
     Raises:
@@ -135,6 +136,13 @@ def run_all(runs: tp.Mapping[str, tp.Sequence[str]], jobs: int, *, dora_dir: tp.
             time.sleep(poll)
             for name, (proc, began) in list(running.items()):
                 if proc.poll() is None:
+                    if timeout is None or time.time() - began <= timeout:
+                        continue
+                    kill(proc)
+                    del running[name]
+                    failures.append(f"{name}: killed after {timeout:g} s, its time limit"
+                                    + (f"; its log: {proc.log}" if proc.log else ''))
+                    print(f"training {name} killed after {timeout:g} s", flush=True)
                     continue
                 del running[name]
                 try:

@@ -28,7 +28,7 @@ def test_inference_speed_quick(tmp_path):
     assert set(result['cases']) == {'1s_batch1', '1s_batch2', '3s_batch1'}
     for name, case in result['cases'].items():
         programs = case['programs']
-        assert set(programs) == {'bandsplit', 'deployed', 'seanet_32k', 'encodec'}, name
+        assert set(programs) == {'bandsplit', 'deployed', 'bandsplit_bf16', 'seanet_32k', 'encodec'}, name
         for program, figures in programs.items():
             assert 'error' not in figures, (name, program, figures)
             assert figures['encode_s'] > 0 and figures['decode_s'] > 0
@@ -38,6 +38,7 @@ def test_inference_speed_quick(tmp_path):
         assert case['ratios']['bandsplit_over_seanet_32k'] == pytest.approx(trip['bandsplit'] / trip['seanet_32k'])
         assert case['ratios']['bandsplit_over_encodec'] == pytest.approx(trip['bandsplit'] / trip['encodec'])
         assert case['ratios']['deployed_over_encodec'] == pytest.approx(trip['deployed'] / trip['encodec'])
+        assert case['ratios']['bandsplit_bf16_over_encodec'] == pytest.approx(trip['bandsplit_bf16'] / trip['encodec'])
     for name in ('1s_batch1', '1s_batch2'):
         case = result['cases'][name]
         assert all(v['one_pass_s'] > 0 for v in case['programs'].values())
@@ -46,12 +47,13 @@ def test_inference_speed_quick(tmp_path):
         assert case['one_pass_ratios']['deployed_over_encodec'] == pytest.approx(
             case['programs']['deployed']['one_pass_s'] / case['programs']['encodec']['one_pass_s'])
     long = result['cases']['3s_batch1']['programs']
-    assert long['bandsplit']['path'] == long['deployed']['path'] == 'chunked'
+    assert long['bandsplit']['path'] == long['deployed']['path'] == long['bandsplit_bf16']['path'] == 'chunked'
     assert long['encodec']['path'] == 'whole signal'
     assert all(v['peak_rss_above_baseline'] >= 0 for v in long.values())
     assert set(result['targets']) >= {'bandsplit_over_seanet_32k <= 1.5', 'bandsplit_over_encodec <= 1',
                                       'bandsplit round trip >= 10x real time', 'deployed_over_encodec <= 1',
-                                      'deployed round trip >= 10x real time', 'deployed one pass >= 10x real time'}
+                                      'deployed round trip >= 10x real time', 'deployed one pass >= 10x real time',
+                                      'bandsplit_bf16_over_encodec <= 1', 'bandsplit_bf16 round trip >= 10x real time'}
 
 
 @pytest.mark.slow
@@ -104,3 +106,33 @@ def test_startup_quick(tmp_path):
         command, limit = name.split(' < ')
         assert target['median_s'] == result['commands'][command]['median_s']
         assert target['met'] == (target['median_s'] < float(limit.removesuffix(' s')))
+
+
+def test_precision_quality(tiny_model, tmp_path, capsys):
+    """In this process (the script's imports are this suite's): a tiny exported model on three clips."""
+    from bandsplit_audiocraft.configs import model_config
+    from bandsplit_audiocraft.data.audio_io import write_wav
+    from bandsplit_audiocraft.export import export_model
+    from bench import precision_quality
+    from tests.helpers import make_signal
+    checkpoint = export_model(tiny_model, model_config(), tmp_path / 'tiny.th')
+    clips = tmp_path / 'clips'
+    for seed in range(3):
+        write_wav(clips / f'clip{seed}.wav', make_signal(0.5 + seed / 4, seed=seed), 32000)
+    out = tmp_path / 'quality.json'
+    assert precision_quality.main(['--checkpoint', str(checkpoint), '--data', str(clips), '--metrics',
+                                   'mel_distance,si_sdr', '--resamples', '99', '--out', str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result['data']['clips'] == 3 and result['data']['seconds'] == pytest.approx(0.5 + 0.75 + 1.0)
+    for name, row in result['metrics'].items():
+        values = result['per_clip']
+        assert row['float32'] == pytest.approx(sum(values['float32'][name]) / 3)
+        assert row['mean'] == pytest.approx(row['bfloat16'] - row['float32'])
+        assert row['ci_low'] <= row['mean'] <= row['ci_high'] and row['n'] == 3
+        assert row['verdict'] in ('bfloat16 better', 'bfloat16 worse', 'inconclusive')
+    assert 0 <= result['changed_codes']['mean'] <= result['changed_codes']['max'] <= 1
+    assert 0 < result['output_snr_db']['min'] <= result['output_snr_db']['median'] < 100  # close, not equal
+
+    with pytest.raises(SystemExit) as error:
+        precision_quality.main(['--checkpoint', str(tmp_path / 'missing.th'), '--data', str(clips)])
+    assert error.value.code == 2 and 'need an exported checkpoint and clips' in capsys.readouterr().err

@@ -7,7 +7,6 @@ selected) and run while the in-process tests do; those tests then wait for them.
 """
 import os
 from pathlib import Path
-import subprocess
 import sys
 import typing as tp
 
@@ -17,7 +16,7 @@ import torch
 from bandsplit_audiocraft.codec.model_io import Codec, load_codec
 from bandsplit_audiocraft.configs import model_config
 from bandsplit_audiocraft.export import export_model
-from tests.helpers import BACKGROUND_RUNS
+from tests.helpers import BACKGROUND_RUNS, Started
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,30 +57,16 @@ def codec(tiny_checkpoint) -> Codec:
     return load_codec(tiny_checkpoint, 'cpu')
 
 
-class Background:
-    """Subprocesses started early, read later by name."""
+class Background(Started):
+    """The background runs, started with one thread each and without warnings, their files in `folder`."""
 
     def __init__(self, folder: Path):
+        super().__init__()
         self.folder = folder
-        self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, args: tp.Sequence[str]) -> None:
-        if name in self.procs:
-            return
+    def start(self, name: str, args: tp.Sequence[str]) -> None:  # type: ignore[override]
         env = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1'}
-        self.procs[name] = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, text=True,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def result(self, name: str, timeout: float = 600) -> tuple[int, str, str]:
-        """`(returncode, stdout, stderr)` of a started run, waiting for it."""
-        stdout, stderr = self.procs[name].communicate(timeout=timeout)
-        return self.procs[name].returncode, stdout, stderr
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        super().start(name, [sys.executable, *args], env=env)
 
 
 @pytest.fixture(scope='session', autouse=True)

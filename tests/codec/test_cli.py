@@ -28,7 +28,8 @@ def _load_once(checkpoint, device='cpu', **kwargs) -> model_io.Codec:
     path = Path(checkpoint)
     if not path.is_file():
         return _LOAD(checkpoint, device, **kwargs)
-    key = (str(path.resolve()), device, path.stat().st_mtime_ns, kwargs.get('reference', False))
+    key = (str(path.resolve()), device, path.stat().st_mtime_ns, kwargs.get('reference', False),
+           kwargs.get('precision'))
     if key not in _LOADED:
         _LOADED[key] = _LOAD(checkpoint, device, **kwargs)
     return _LOADED[key]
@@ -70,6 +71,23 @@ def short_bsac(short_wav, tiny_checkpoint, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('streams') / 'short.bsac'
     assert compress(short_wav, path, tiny_checkpoint) == 0
     return path
+
+
+def test_bfloat16_precision_is_an_approximate_opt_in(short_wav, short_bsac, tiny_checkpoint, tmp_path, capsys):
+    approx = tmp_path / 'approx.bsac'
+    assert compress(short_wav, approx, tiny_checkpoint, '--precision', 'bfloat16') == 0
+    assert model_io.load_codec(tiny_checkpoint, 'cpu', precision='bfloat16').model.precision == 'bfloat16'
+    _, reference = container.read_file(short_bsac)
+    _, codes = container.read_file(approx)
+    assert codes.shape == reference.shape and (codes == reference).mean() > 0.8
+    for precision in ('float32', 'bfloat16'):
+        assert decompress(approx, tmp_path / f'{precision}.wav', tiny_checkpoint, '--precision', precision) == 0
+    exact, _ = read_audio(tmp_path / 'float32.wav')
+    close, _ = read_audio(tmp_path / 'bfloat16.wav')
+    assert close.shape == exact.shape and not torch.equal(close, exact)
+    assert (close - exact).norm() / exact.norm() < 0.05
+    assert compress(short_wav, tmp_path / 'bad.bsac', tiny_checkpoint, '--precision', 'float16') == 2
+    assert "invalid choice: 'float16'" in capsys.readouterr().err
 
 
 @torch.no_grad()
@@ -331,8 +349,9 @@ def help_args(folder: Path) -> list[str]:
 
 def test_help_reads_well(background, capsys):
     assert CONSOLE_SCRIPT.is_file(), "the package installs the `bandsplit-codec` console script"
-    returncode, stdout, stderr = background.result('help')
-    assert returncode == 0, stderr[-2000:]
+    proc = background.result('help')
+    stdout = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert stdout.startswith('usage: bandsplit-codec ')
     for word in ('compress', 'decompress', 'tokenize', 'info', 'examples:', '--low-band-only', 'kbps'):
         assert word in stdout

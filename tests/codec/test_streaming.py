@@ -201,8 +201,9 @@ def test_peak_memory_does_not_grow_with_duration(background):
     """
     if not Path('/proc/self/clear_refs').exists():
         pytest.skip("needs Linux /proc/self/clear_refs to reset the peak RSS")
-    returncode, stdout, stderr = background.result('memory_probe')
-    assert returncode == 0, stderr[-3000:]
+    proc = background.result('memory_probe')
+    stdout = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(stdout.strip().splitlines()[-1])
     grown = {name: (results[name]['peak_kb'] - results['base_kb']) / 1024 for name in ('short', 'long')}
     print(f"peak RSS above baseline: 30 s {grown['short']:.1f} MB, 120 s {grown['long']:.1f} MB")

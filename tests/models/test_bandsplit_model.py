@@ -133,3 +133,33 @@ def test_bad_inputs_have_clear_errors(tiny_model):
         tiny_model.decode(codes[0])
     with pytest.raises(ValueError, match='scale'):
         tiny_model.decode(codes, scale=torch.ones(1))
+
+
+@torch.no_grad()
+@pytest.mark.parametrize('preset', ['two_band', 'dac'])
+def test_bfloat16_precision_is_opt_in_and_close(preset):
+    model = build_tiny() if preset == 'two_band' else build_tiny('two_band', 'model=bandsplit/dac')
+    x = torch.randn(2, 1, 6400) * 0.1
+    model(x)  # initialise the codebooks
+    assert model.precision == 'float32'
+    codes, _ = model.encode(x)
+    audio = model.decode(codes)
+    trained = model(x).x
+
+    model.set_precision('bfloat16')
+    assert [b.precision for b in model.branches] == ['bfloat16', 'bfloat16']
+    approx_codes, _ = model.encode(x)
+    approx_audio = model.decode(codes)
+    assert approx_codes.shape == codes.shape and approx_audio.dtype == torch.float32
+    assert (approx_codes == codes).float().mean() > 0.8
+    assert not torch.equal(approx_audio, audio)  # the decoders did run in bfloat16
+    assert (approx_audio - audio).norm() / audio.norm() < 0.05
+    round_codes, round_audio = model.round_trip(x)
+    assert torch.equal(round_codes, approx_codes) and torch.equal(round_audio, model.decode(approx_codes))
+    assert torch.equal(model(x).x, trained)  # the training forward pass keeps the model's precision
+
+    model.set_precision('float32')
+    assert torch.equal(model.encode(x)[0], codes) and torch.equal(model.decode(codes), audio)
+    with pytest.raises(ValueError, match="Unknown precision 'float16'; choose one of float32, bfloat16"):
+        model.set_precision('float16')
+    assert model.precision == 'float32'
