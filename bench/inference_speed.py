@@ -29,9 +29,9 @@ Ratios are bandsplit / seanet_32k (target <= 1.5: the 16 kHz branch costs about 
 bandsplit / encodec (target <= 1.0), for every band-split program, on round-trip time; and the band-split
 real-time factors on 2 threads (target >= 10). The round trip is `encode` then `decode` (compressing then
 restoring a file); the 10 s cases also time one call that encodes and decodes: the forward pass `model(x)`
-(encode, quantize and decode at once) of the PyTorch programs, `round_trip(x)` of the deployed codec. The
-difference matters for the band-split codec: its encoder decodes the low branch to form the residual the high
-branch codes, and a separate `decode` decodes it again.
+(encode, quantize and decode at once) of the float32 PyTorch programs, `round_trip(x)` of the deployed codec and
+the bfloat16 mode. The difference matters for the band-split codec: its encoder decodes the low branch to form the
+residual the high branch codes, and a separate `decode` decodes it again.
 
 Usage::
 
@@ -129,14 +129,18 @@ def code_whole(model: tp.Any, x: tp.Any, device: str) -> tp.Tuple[float, float]:
 
 
 def code_one_pass(model: tp.Any, x: tp.Any, device: str) -> float:
-    """Seconds of one call that both encodes and decodes: `model(x)` for the PyTorch programs (encode, quantize and
-    decode in one forward pass, as in training and evaluation), `round_trip(x)` for the deployed codec.
+    """Seconds of one call that both encodes and decodes: `model(x)` for the float32 PyTorch programs (encode,
+    quantize and decode in one forward pass, as in training and evaluation), `round_trip(x)` for the deployed codec
+    and the bfloat16 mode (which the training forward pass does not use).
 
     The band-split encoder must decode the low branch to form the residual; a separate `decode` call decodes it
     again, which one call does not.
     """
     import torch
-    call = model if isinstance(model, torch.nn.Module) else model.round_trip
+
+    from bandsplit_audiocraft.precision import REFERENCE
+    exact = isinstance(model, torch.nn.Module) and getattr(model, 'precision', REFERENCE) == REFERENCE
+    call = model if exact else model.round_trip
     with torch.inference_mode():
         sync(device)
         start = time.perf_counter()
