@@ -37,6 +37,9 @@ class Branch(CodingBranch, nn.Module):
     """Name of the architecture in model configs (`architecture:` of a branch, key of `builders.ARCHITECTURES`)."""
     config_blocks: tp.ClassVar[tp.Tuple[str, ...]]
     """Config blocks the architecture is built from, each the shared block merged with the branch's own."""
+    precision: str = REFERENCE
+    """Precision of the encoder and decoder in `encode` / `decode` (`precision.PRECISIONS`; `set_precision` of the
+    model sets it)."""
 
     @classmethod
     def from_config(cls, sample_rate: int, blocks: tp.Dict[str, tp.Dict[str, tp.Any]], channels: int,
@@ -49,7 +52,6 @@ class Branch(CodingBranch, nn.Module):
         self.sample_rate = int(sample_rate)
         self.name = name or f"{self.sample_rate}hz"
         self.active = True  # False when `set_num_codebooks` leaves this branch no codebook.
-        self.precision = REFERENCE  # of the encoder and decoder in `encode` / `decode` (`precision.PRECISIONS`)
 
     def _network(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """`module(x)` for the coding steps (the encoder in `_encode`, the decoder in `_decode`), run in the branch's
