@@ -7,7 +7,8 @@ The model (an exported checkpoint) codes every clip twice, as `bandsplit-codec c
 paired per-clip difference bfloat16 minus float32 with its 95 % bootstrap interval (`statistics.paired_difference`;
 the verdict reads "bfloat16 better", "bfloat16 worse" or "inconclusive" when the interval contains 0); and, per
 clip, the share of codes that bfloat16 changes and the signal-to-noise ratio of the bfloat16 audio against the
-float32 audio (how far the approximation moves the output, whatever the model's own quality).
+float32 audio (the `sdr` metric with the float32 audio as reference: how far the approximation moves the output,
+whatever the model's own quality).
 
 Usage (the full-size band-split codec that the reproduction trains, scored on its held-out clips)::
 
@@ -19,7 +20,6 @@ Usage (the full-size band-split codec that the reproduction trains, scored on it
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 import statistics
 import sys
@@ -40,12 +40,6 @@ def default_data() -> tp.Optional[Path]:
     """The evaluate clips of the reproduction's data set, when there is exactly one set."""
     sets = sorted((REPO / 'outputs' / 'reproduce').glob('set_*/evaluate/data.jsonl'))
     return sets[0] if len(sets) == 1 else None
-
-
-def snr_db(reference: tp.Any, estimate: tp.Any) -> float:
-    """Signal-to-noise ratio of `estimate` against `reference`, in dB (inf when equal)."""
-    noise = float((reference - estimate).pow(2).sum())
-    return math.inf if noise == 0 else 10 * math.log10(float(reference.pow(2).sum()) / noise)
 
 
 def code(model: tp.Any, wav: tp.Any) -> tp.Tuple[tp.Any, tp.Any]:
@@ -78,7 +72,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
     torch.set_num_threads(args.threads)
     from bandsplit_audiocraft.evaluation.dataset import load_evaluation_set
     from bandsplit_audiocraft.evaluation.metrics import METRICS, compute_metrics, resolve_metrics
-    from bandsplit_audiocraft.evaluation.statistics import paired_difference
+    from bandsplit_audiocraft.evaluation.statistics import json_safe, paired_difference
     from bandsplit_audiocraft.export import load_exported, model_id
     from bandsplit_audiocraft.precision import REFERENCE
 
@@ -100,7 +94,7 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
                 per_clip[precision][name].append(float(value[0]))
         (codes, audio), (approx_codes, approx_audio) = outputs[REFERENCE], outputs[APPROXIMATE]
         changed_codes.append(float((codes != approx_codes).float().mean()))
-        output_snr.append(snr_db(audio, approx_audio))
+        output_snr.append(float(METRICS['sdr'](approx_audio[None], audio[None], model.sample_rate)[0]))
 
     rows = {}
     for name in metrics:
@@ -133,7 +127,6 @@ def main(argv: tp.Optional[tp.Sequence[str]] = None) -> int:
           f"(at most {100 * result['changed_codes']['max']:.2f} % of a clip's); {APPROXIMATE} audio against "
           f"{REFERENCE} audio: median SNR {result['output_snr_db']['median']:.1f} dB, "
           f"lowest {result['output_snr_db']['min']:.1f} dB")
-    from bandsplit_audiocraft.evaluation.statistics import json_safe
     write_result(args.out, json_safe(result))
     return 0
 
